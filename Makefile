@@ -1,0 +1,45 @@
+# Two entry points: `make demo` runs the product offline, `make test` installs and checks everything.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install lint typecheck imports pytest conversations bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/causette chat examples/flows/appointment.yaml --contact first_name=Ana --var "date=12 décembre"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+imports: install
+	$(BIN)/lint-imports
+
+pytest: install
+	$(BIN)/pytest
+
+conversations: install
+	$(BIN)/causette validate examples/flows
+	$(BIN)/causette test examples/tests
+
+test: lint typecheck imports conversations pytest
+
+bench: install
+	$(BIN)/python benchmarks/flow_step.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,79 @@
+"""The numbered choices of the last message, and how a typed reply is read back against them.
+
+On SMS a message's reply chips become `1 Je confirme`, `2 Annuler`... The conversation keeps
+this map until it sends another message (a message without choices clears it), so the reply
+`2`, `annuler`, `Annuler` or `ANNULER` gives `data: cancel`, while after a plain question `2`
+is just the text `2`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr
+
+from messaging.content import Content, RichCarousel
+from messaging.text import fold
+
+
+class Choice(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    number: int
+    label: str
+    data: str
+    aliases: tuple[str, ...] = ()
+    """Other texts that pick this choice: a carousel card's title when the card has one reply."""
+
+
+class ChoiceMap(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    choices: tuple[Choice, ...] = ()
+    _by_text: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        by_text: dict[str, str] = {}
+        for choice in self.choices:
+            by_text.setdefault(str(choice.number), choice.data)
+        for choice in self.choices:
+            for text in (choice.label, *choice.aliases):
+                by_text.setdefault(fold(text), choice.data)
+        self._by_text = by_text
+
+    @classmethod
+    def of(cls, content: Content) -> ChoiceMap:
+        """The choices a content offers, numbered from 1 in display order."""
+        choices: list[Choice] = []
+        if isinstance(content, RichCarousel):
+            for card in content.carousel.cards:
+                replies = [s for s in card.suggestions if s.kind == "reply"]
+                aliases = (card.title,) if card.title and len(replies) == 1 else ()
+                for reply in replies:
+                    choices.append(
+                        Choice(
+                            number=len(choices) + 1,
+                            label=reply.text,
+                            data=reply.postback,
+                            aliases=aliases,
+                        )
+                    )
+        else:
+            for reply in content.replies:
+                choices.append(
+                    Choice(number=len(choices) + 1, label=reply.text, data=reply.postback)
+                )
+        return cls(choices=tuple(choices))
+
+    def __bool__(self) -> bool:
+        return bool(self.choices)
+
+    def match(self, text: str, *, numbers: bool = True) -> str | None:
+        """The data of the choice `text` picks, or None.
+
+        With `numbers=False` (RCS, where choices are chips without numbers) only labels match.
+        """
+        key = fold(text)
+        if not numbers and key.isdigit():
+            return None
+        return self._by_text.get(key)

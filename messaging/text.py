@@ -1,0 +1,31 @@
+"""Text folding shared by every place that compares what a person typed."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACES = re.compile(r"\s+")
+_EDGE_PUNCTUATION = " \t\n.,;:!?¡¿'\"«»“”’()[]"
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def fold(text: str) -> str:
+    """Case, accents, surrounding punctuation and repeated spaces ignored.
+
+    `Annuler`, `ANNULER`, ` annuler ! ` and `Ànnulér` all fold to `annuler`; `œ` folds to `oe`.
+    """
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    stripped = stripped.replace("œ", "oe").replace("æ", "ae")
+    return _SPACES.sub(" ", stripped).strip(_EDGE_PUNCTUATION)
+
+
+def slug(label: str) -> str:
+    """The default `data` of a reply chip: `Je confirme` -> `je_confirme`."""
+    return _NOT_SLUG.sub("_", fold(label)).strip("_") or "choice"
+
+
+def words(text: str) -> set[str]:
+    """The folded words of a text, for keyword matching."""
+    return {w for w in re.split(r"[^\w]+", fold(text)) if w}
