@@ -30,16 +30,16 @@ class ChoiceMap(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     choices: tuple[Choice, ...] = ()
-    _by_text: dict[str, str] = PrivateAttr(default_factory=dict)
+    _by_number: dict[str, str] = PrivateAttr(default_factory=dict)
+    _by_label: dict[str, str] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
-        by_text: dict[str, str] = {}
-        for choice in self.choices:
-            by_text.setdefault(str(choice.number), choice.data)
+        self._by_number = {str(choice.number): choice.data for choice in self.choices}
+        by_label: dict[str, str] = {}
         for choice in self.choices:
             for text in (choice.label, *choice.aliases):
-                by_text.setdefault(fold(text), choice.data)
-        self._by_text = by_text
+                by_label.setdefault(fold(text), choice.data)
+        self._by_label = by_label
 
     @classmethod
     def of(cls, content: Content) -> ChoiceMap:
@@ -72,8 +72,9 @@ class ChoiceMap(BaseModel):
         """The data of the choice `text` picks, or None.
 
         With `numbers=False` (RCS, where choices are chips without numbers) only labels match.
+        On SMS a number is read as the position it was shown at, before any label.
         """
         key = fold(text)
-        if not numbers and key.isdigit():
-            return None
-        return self._by_text.get(key)
+        if numbers and key in self._by_number:
+            return self._by_number[key]
+        return self._by_label.get(key)

@@ -17,6 +17,7 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    TypeAdapter,
     model_validator,
 )
 
@@ -68,6 +69,7 @@ class Card(_Model):
 
     @model_validator(mode="after")
     def _rbm_rules(self) -> Self:
+        unique_postbacks(self.suggestions)
         if self.image is not None and self.video is not None:
             raise ValueError("a card has an image or a video, not both")
         if self.media is None and self.title is None and self.description is None:
@@ -83,6 +85,18 @@ class Card(_Model):
                 "a horizontal card with media also needs a title, a description or suggestions"
             )
         return self
+
+
+def unique_postbacks(suggestions: list[Suggestion], where: str = "") -> None:
+    """Two chips of one message with the same data could not be told apart when tapped."""
+    seen: set[str] = set()
+    for suggestion in suggestions:
+        if suggestion.data is None:
+            continue  # a templated label: its data is known once rendered
+        if suggestion.data in seen:
+            shown = suggestion.data if len(suggestion.data) <= 40 else suggestion.data[:40] + "…"
+            raise ValueError(f"{where}two suggestions have the same data {shown!r}")
+        seen.add(suggestion.data)
 
 
 class _Content(_Model):
@@ -108,6 +122,11 @@ class Text(_Content):
     def suggestions_in_order(self) -> list[Suggestion]:
         return self.suggestions
 
+    @model_validator(mode="after")
+    def _distinct_chips(self) -> Self:
+        unique_postbacks(self.suggestions)
+        return self
+
 
 class RichCard(_Content):
     kind: Literal["card"] = "card"
@@ -124,6 +143,7 @@ class Carousel(_Model):
 
     @model_validator(mode="after")
     def _rbm_rules(self) -> Self:
+        unique_postbacks([s for card in self.cards for s in card.suggestions], "in this carousel, ")
         for index, card in enumerate(self.cards, 1):
             if card.orientation is not None:
                 raise ValueError(f"card {index}: orientation applies to a standalone card only")
@@ -181,6 +201,8 @@ def _normalise_content(value: Any) -> Any:
         return {"text": value}
     if isinstance(value, dict):
         found = [key for key in MEDIA_KINDS if key in value]
+        if "text" in value and any(kind in found for kind in ("card", "carousel")):
+            found.insert(0, "text")  # media messages may carry text; cards and carousels may not
         if len(found) > 1 or (not found and "text" not in value):
             kinds = ", ".join(CONTENT_KINDS)
             what = " and ".join(found) if found else "none"
@@ -198,4 +220,7 @@ Content = Annotated[
     Discriminator(_content_kind),
     BeforeValidator(_normalise_content),
 ]
-"""Any outgoing content. Validate with `CONTENT.validate_python(value)`."""
+"""Any outgoing content: a string, or a mapping with exactly one kind."""
+
+CONTENT: TypeAdapter[Content] = TypeAdapter(Content)
+"""Validates any outgoing content: `CONTENT.validate_python("Bonjour")`."""

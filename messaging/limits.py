@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, ValidationInfo, WrapValidator
 
@@ -44,6 +45,8 @@ def is_deferred(value: str, info: ValidationInfo) -> bool:
 
 def _max_length(limit: int, what: str) -> Callable[[str, ValidationInfo], str]:
     def check(value: str, info: ValidationInfo) -> str:
+        if not value.strip():
+            raise ValueError(f"{what} is empty")
         if len(value) > limit and not is_deferred(value, info):
             raise ValueError(f"{what} is {len(value)} characters long; RBM allows at most {limit}")
         return value
@@ -54,7 +57,12 @@ def _max_length(limit: int, what: str) -> Callable[[str, ValidationInfo], str]:
 def _url(value: str, info: ValidationInfo) -> str:
     if is_deferred(value, info):
         return value
-    if not value.startswith(("https://", "http://")) or any(c.isspace() for c in value):
+    parts = urlsplit(value)
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.netloc
+        or any(c.isspace() for c in value)
+    ):
         raise ValueError(f"{value!r} is not an http(s) URL")
     if len(value) > URL_MAX:
         raise ValueError(f"URL is {len(value)} characters long; RBM allows at most {URL_MAX}")

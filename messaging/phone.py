@@ -9,6 +9,9 @@ from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 DEFAULT_REGION = "FR"
+OVERSEAS_REGIONS = ("GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF")
+"""French overseas territories: their numbers are written `0690 ...` at home, like mainland
+ones, but metadata for region FR covers mainland France only (reference/sms.md §3.5)."""
 
 
 class InvalidPhoneError(ValueError):
@@ -29,14 +32,10 @@ class Phone:
     __slots__ = ("_number", "e164")
 
     def __init__(self, raw: str, region: str = DEFAULT_REGION) -> None:
-        try:
-            number = phonenumbers.parse(raw, region)
-        except phonenumbers.NumberParseException as error:
-            raise InvalidPhoneError(raw) from error
-        if not phonenumbers.is_valid_number(number):
-            raise InvalidPhoneError(raw)
-        self._number = number
-        self.e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        self._number = _parse(raw, region)
+        self.e164: str = phonenumbers.format_number(
+            self._number, phonenumbers.PhoneNumberFormat.E164
+        )
 
     @property
     def national(self) -> str:
@@ -63,7 +62,9 @@ class Phone:
         return f"Phone({self.masked!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Phone) and other.e164 == self.e164
+        if not isinstance(other, Phone):
+            return NotImplemented
+        return other.e164 == self.e164
 
     def __hash__(self) -> int:
         return hash(self.e164)
@@ -78,6 +79,20 @@ class Phone:
             python_schema=from_str,
             serialization=core_schema.plain_serializer_function_ser_schema(str),
         )
+
+
+def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber:
+    regions = (region, *OVERSEAS_REGIONS) if region == DEFAULT_REGION else (region,)
+    for candidate in regions:
+        try:
+            number = phonenumbers.parse(raw, candidate)
+        except phonenumbers.NumberParseException:
+            raise InvalidPhoneError(raw) from None
+        if phonenumbers.is_valid_number(number):
+            return number
+        if raw.lstrip().startswith(("+", "00")):
+            break  # an international number has one reading only
+    raise InvalidPhoneError(raw)
 
 
 def _phone_from_input(value: Any) -> Phone:

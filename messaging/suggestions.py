@@ -14,6 +14,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Discriminator,
+    Field,
     Tag,
     ValidationInfo,
     field_validator,
@@ -47,8 +48,9 @@ class _Suggestion(_Model):
         raise NotImplementedError
 
     @model_validator(mode="after")
-    def _default_data(self) -> Self:
-        if self.data is None:
+    def _default_data(self, info: ValidationInfo) -> Self:
+        # A templated label gets its default data once rendered, not the slug of its template.
+        if self.data is None and not is_deferred(self.text, info):
             object.__setattr__(self, "data", slug(self.text))
         return self
 
@@ -102,9 +104,9 @@ class Dial(_Action):
 class Place(_Model):
     """A place to show: coordinates, or a free-text query such as an address."""
 
-    lat: Annotated[float, Deferrable] | None = None
-    lng: Annotated[float, Deferrable] | None = None
-    query: str | None = None
+    lat: Annotated[float, Field(ge=-90, le=90), Deferrable] | None = None
+    lng: Annotated[float, Field(ge=-180, le=180), Deferrable] | None = None
+    query: Annotated[str, Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:

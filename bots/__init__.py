@@ -1,0 +1,1 @@
+"""The runtime that wires everything: configuration, CLI."""

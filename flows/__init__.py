@@ -1,0 +1,1 @@
+"""The flow language: load, validate, compile and step YAML conversation flows."""
