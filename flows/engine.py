@@ -41,7 +41,7 @@ from flows.conversation import (
     TimerFired,
     TurnContext,
 )
-from flows.templates import TemplateRenderError
+from flows.templates import Scope, TemplateRenderError
 from messaging.choices import ChoiceMap
 from messaging.clock import Clock
 from messaging.inbound import Inbound, InboundFile, InboundLocation, InboundPostback, InboundText
@@ -85,8 +85,9 @@ class _Input:
             self.file = message.model_dump(exclude={"kind"})
         self.folded = fold(self.text)
 
-    def as_context(self) -> dict[str, Any]:
-        return {"text": self.text, "data": self.data, "location": self.location, "file": self.file}
+    def as_context(self) -> Scope:
+        values = {"text": self.text, "data": self.data, "location": self.location, "file": self.file}
+        return Scope("input", values)
 
 
 class _Turn:
@@ -99,7 +100,7 @@ class _Turn:
         http: HttpCaller,
     ) -> None:
         self.flow = flow
-        self.snapshot = replace(snapshot, vars=dict(snapshot.vars))
+        self.snapshot = replace(snapshot, vars=Scope("vars", snapshot.vars))
         self.clock = clock
         self.http = http
         self.result = StepResult(snapshot=self.snapshot)
@@ -108,13 +109,13 @@ class _Turn:
         self.input = _Input(None, snapshot.choices, context.channel.is_sms)
         self.numbered = context.channel.is_sms
         self.context: dict[str, Any] = {
-            "contact": context.contact,
+            "contact": Scope("contact", context.contact),
             "vars": self.snapshot.vars,
             "input": self.input.as_context(),
             "channel": str(context.channel),
-            "bot": context.bot,
+            "bot": Scope("bot", context.bot),
             "now": clock.now().astimezone(context.timezone),
-            "env": context.env,
+            "env": Scope("env", context.env),
         }
         self.today = self.context["now"].date()
 

@@ -36,6 +36,29 @@ CONTEXT_NAMES: Final = frozenset({"contact", "vars", "input", "channel", "bot", 
 """Names every template may use (FLOWS.md "Templates and context")."""
 
 
+class Scope(dict[str, Any]):
+    """A mapping of the template context that knows its name (`vars`, `contact`...).
+
+    With it, a missing key reads `contact.first_name is undefined` rather than Jinja's
+    `'dict object' has no attribute 'first_name'`.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str, values: Mapping[str, Any] | None = None) -> None:
+        super().__init__(values or {})
+        self.name = name
+
+
+class _Undefined(StrictUndefined):
+    @property
+    def _undefined_message(self) -> str:
+        owner, name = self._undefined_obj, self._undefined_name
+        if isinstance(owner, Scope) and not self._undefined_hint:
+            return f"{owner.name}.{name} is undefined"
+        return str(super()._undefined_message)
+
+
 class TemplateRenderError(Exception):
     """A template failed at run time: an undefined name, a refused operation, too much output."""
 
@@ -73,7 +96,7 @@ class FlowEnvironment(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset({"*", "**"})
 
     def __init__(self) -> None:
-        super().__init__(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+        super().__init__(undefined=_Undefined, autoescape=False, keep_trailing_newline=False)
         self.filters = {
             name: _guarded(f, check_value=name == "format") for name, f in self.filters.items()
         }

@@ -47,7 +47,7 @@ def parse_flow(text: str, path: str = "<string>") -> tuple[Flow | None, Any, lis
     try:
         flow = Flow.model_validate(raw, context=_DEFERRED)
     except ValidationError as error:
-        problems.extend(_problem(path, raw, detail) for detail in error.errors())
+        problems.extend(problem_from_error(path, raw, detail) for detail in error.errors())
         return None, raw, problems
     return flow, raw, problems
 
@@ -86,7 +86,8 @@ def check_file(path: Path | str) -> list[Problem]:
     return check_text(text, str(path))[1]
 
 
-def _problem(path: str, raw: Any, detail: ErrorDetails) -> Problem:
+def problem_from_error(path: str, raw: Any, detail: ErrorDetails) -> Problem:
+    """One pydantic error as a `path:line:column` problem, worded for a person."""
     loc = tuple(detail["loc"])
     kind = detail["type"]
     if kind == "extra_forbidden":

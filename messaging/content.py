@@ -167,17 +167,29 @@ class Image(_Content):
     text: MessageText | None = None
     """Sent before the media."""
 
+    @property
+    def url(self) -> str:
+        return self.image
+
 
 class Video(_Content):
     kind: Literal["video"] = "video"
     video: Url
     text: MessageText | None = None
 
+    @property
+    def url(self) -> str:
+        return self.video
+
 
 class File(_Content):
     kind: Literal["file"] = "file"
     file: Url
     text: MessageText | None = None
+
+    @property
+    def url(self) -> str:
+        return self.file
 
 
 MEDIA_KINDS = ("card", "carousel", "image", "video", "file")
