@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -117,11 +118,16 @@ class ChatSession:
 
 
 def run_chat(flow: CompiledFlow, options: ChatOptions, console: Console) -> int:
+    echo = not sys.stdin.isatty()  # piped input is not echoed by a terminal: show it
+
     async def read_line() -> str | None:
         try:
-            return await asyncio.to_thread(console.input, "[bold green]vous ›[/bold green] ")
+            line = await asyncio.to_thread(console.input, "[bold green]vous ›[/bold green] ")
         except EOFError:
             return None
+        if echo:
+            console.print(line, highlight=False)
+        return line
 
     session = ChatSession(flow, options, console)
     try:
