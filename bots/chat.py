@@ -84,7 +84,9 @@ class ChatSession:
                     self.console.print(f"[dim]now {self.clock.now():%Y-%m-%d %H:%M} UTC[/dim]")
                 case "/location" if argument:
                     lat, lng = (float(part) for part in argument.split(","))
-                    await self._show(simulator.receive(InboundLocation(latitude=lat, longitude=lng)))
+                    await self._show(
+                        simulator.receive(InboundLocation(latitude=lat, longitude=lng))
+                    )
                 case "/file" if argument:
                     await self._show(simulator.receive(InboundFile(url=argument)))
                 case _ if command.startswith("/"):

@@ -61,4 +61,10 @@ def _chips(suggestions: list[Suggestion]) -> RichText:
     return chips
 
 
-_ACTION_ICONS = {"url": "🔗 ", "dial": "📞 ", "location": "📍 ", "share_location": "📍 ", "calendar": "📅 "}
+_ACTION_ICONS = {
+    "url": "🔗 ",
+    "dial": "📞 ",
+    "location": "📍 ",
+    "share_location": "📍 ",
+    "calendar": "📅 ",
+}

@@ -98,7 +98,9 @@ def read_answer(
     if kind == AnswerKind.REGEX and pattern is None:
         raise ValueError("a regex question needs a pattern")
     if not text.strip():
-        return Rejected("empty answer")
+        if data is None:
+            return Rejected("empty answer")
+        text = data  # a tapped chip sent without its label: its data is the answer given
     question = _Question(text, data, choices, pattern, minimum, maximum, today)
     if data is not None and kind in _DATA_FIRST:
         # A chip's data is the business's own spelling of the value (`10` behind `Très

@@ -24,9 +24,10 @@ from transitions import Machine
 from flows.edges import ANY_STATE, flow_edges
 from flows.schema import Ask, Call, Flow, Otherwise, State, Transition
 from flows.templates import Expression, TextTemplate, value_template
+from messaging.choices import ChoiceMap
 from messaging.content import Content, Text
 from messaging.suggestions import Reply
-from messaging.text import fold
+from messaging.text import words
 
 CONTENT: TypeAdapter[Content] = TypeAdapter(Content)
 DEFAULT_MAX_ATTEMPTS = 3
@@ -43,7 +44,7 @@ def goto_trigger(dest: str) -> str:
 class CompiledContent:
     """A content whose templated strings are compiled; renders to a validated `Content`."""
 
-    __slots__ = ("_constant", "_make")
+    __slots__ = ("_constant", "_constant_choices", "_make")
 
     def __init__(self, content: Content, extra_replies: tuple[Reply, ...] = ()) -> None:
         raw: Any = content.model_dump(exclude_unset=True, by_alias=True, warnings=False)
@@ -53,11 +54,18 @@ class CompiledContent:
         templated = _has_template(raw)
         self._make: Maker = value_template(raw)
         self._constant: Content | None = None if templated else CONTENT.validate_python(raw)
+        self._constant_choices = ChoiceMap.of(self._constant) if self._constant else None
 
     def render(self, context: Mapping[str, Any]) -> Content:
         if self._constant is not None:
             return self._constant
         return CONTENT.validate_python(self._make(context))
+
+    def choices(self, rendered: Content) -> ChoiceMap:
+        """The choice map of a rendering of this content (computed once when constant)."""
+        if self._constant_choices is not None:
+            return self._constant_choices
+        return ChoiceMap.of(rendered)
 
 
 def _has_template(raw: Any) -> bool:
@@ -88,7 +96,8 @@ class CompiledTransition:
     index: int
     data: frozenset[str] | None
     text: re.Pattern[str] | None
-    keywords: frozenset[str] | None
+    keywords: frozenset[tuple[str, ...]] | None
+    """Each keyword as its folded words, matched as a run of the input's words."""
     condition: Expression | None
     set: tuple[tuple[str, Maker], ...]
     say: tuple[CompiledContent, ...]
@@ -100,7 +109,7 @@ class CompiledTransition:
             index=index,
             data=frozenset(spec.data) if spec.data is not None else None,
             text=re.compile(spec.text) if spec.text is not None else None,
-            keywords=frozenset(fold(k) for k in spec.keywords)
+            keywords=frozenset(words(k) for k in spec.keywords)
             if spec.keywords is not None
             else None,
             condition=_condition(spec.condition),
@@ -181,7 +190,8 @@ class CompiledState:
     goto: tuple[tuple[Expression | None, str], ...]
     """The goto entries in order; one entry without condition for a plain `goto: name`."""
     on_input: tuple[CompiledTransition, ...]
-    on_timer: tuple[CompiledTransition, ...]
+    on_timer: tuple[tuple[CompiledTransition, timedelta], ...]
+    """The `after` transitions with their delays, in file order; the index names the timer."""
     otherwise: CompiledOtherwise | None
     handoff_say: tuple[CompiledContent, ...]
 
@@ -201,7 +211,7 @@ class CompiledState:
             ask=CompiledAsk.of(spec.ask) if spec.ask is not None else None,
             goto=goto,
             on_input=tuple(t for t in transitions if t.spec.after is None),
-            on_timer=tuple(t for t in transitions if t.spec.after is not None),
+            on_timer=tuple((t, t.spec.after) for t in transitions if t.spec.after is not None),
             otherwise=CompiledOtherwise.of(spec.otherwise) if spec.otherwise is not None else None,
             handoff_say=_says(spec.handoff.say) if spec.handoff is not None else (),
         )

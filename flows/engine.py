@@ -41,6 +41,7 @@ from flows.conversation import (
     TimerFired,
     TurnContext,
 )
+from flows.durations import format_duration
 from flows.templates import Scope, TemplateRenderError
 from messaging.choices import ChoiceMap
 from messaging.clock import Clock
@@ -67,7 +68,7 @@ class _Cursor:
 class _Input:
     """An inbound message as transitions see it."""
 
-    __slots__ = ("data", "file", "folded", "location", "text")
+    __slots__ = ("data", "file", "folded", "location", "text", "words")
 
     def __init__(self, message: Inbound | None, choices: ChoiceMap, numbered: bool) -> None:
         self.text = ""
@@ -83,10 +84,16 @@ class _Input:
             self.location = {"latitude": message.latitude, "longitude": message.longitude}
         elif isinstance(message, InboundFile):
             self.file = message.model_dump(exclude={"kind"})
-        self.folded = fold(self.text)
+        self.folded = fold(self.text) if self.text else ""
+        self.words: tuple[str, ...] = words(self.text) if self.text else ()
 
     def as_context(self) -> Scope:
-        values = {"text": self.text, "data": self.data, "location": self.location, "file": self.file}
+        values = {
+            "text": self.text,
+            "data": self.data,
+            "location": self.location,
+            "file": self.file,
+        }
         return Scope("input", values)
 
 
@@ -152,11 +159,11 @@ class _Turn:
         if index is None:
             self.result.trace.append(f"timer {key} is stale; ignored")
             return
-        transition = state.on_timer[index]
+        transition, delay = state.on_timer[index]
         if transition.condition is not None and not self._evaluate(transition.condition.is_true):
             self.result.trace.append(f"timer {key}: condition false")
             return
-        self.result.trace.append(f"after {transition.spec.after} in {state.name}")
+        self.result.trace.append(f"after {format_duration(delay)} in {state.name}")
         self._apply(transition.set, transition.say)
         if transition.goto is not None:
             await self._move(transition.goto)
@@ -190,9 +197,10 @@ class _Turn:
         snapshot.epoch = 0 if initial else snapshot.epoch + 1
         state = self.state
         self.result.trace.append(f"enter {name}")
-        self._apply(state.set, state.say)
+        self._apply(state.set, ())
         if state.call is not None and not await self._call(state):
             return
+        self._send(state.say)
         if state.ask is not None:
             self._send_one(state.ask.prompt)
             self._arm_timers()
@@ -263,7 +271,7 @@ class _Turn:
             return
         rendered = self._evaluate(content.render)
         self.result.messages.append(rendered)
-        self.snapshot.choices = ChoiceMap.of(rendered)
+        self.snapshot.choices = content.choices(rendered)
 
     def _evaluate(self, function: Any) -> Any:
         try:
@@ -318,7 +326,7 @@ class _Turn:
             return False
         if transition.text is not None and not transition.text.search(given.text):
             return False
-        if transition.keywords is not None and not _has_keyword(given.folded, transition.keywords):
+        if transition.keywords is not None and not _has_keyword(given, transition.keywords):
             return False
         if transition.spec.location is not None and transition.spec.location != (
             given.location is not None
@@ -343,9 +351,8 @@ class _Turn:
 
     def _arm_timers(self) -> None:
         now: datetime = self.clock.now()
-        for index, transition in enumerate(self.state.on_timer):
-            assert transition.spec.after is not None
-            self.result.arm.append(Timer(self._timer_key(index), now + transition.spec.after))
+        for index, (_, delay) in enumerate(self.state.on_timer):
+            self.result.arm.append(Timer(self._timer_key(index), now + delay))
 
     def _cancel_timers(self) -> None:
         armed = {self._timer_key(i) for i in range(len(self.state.on_timer))}
@@ -360,10 +367,14 @@ class _Turn:
             self._arm_timers()
 
 
-def _has_keyword(folded_text: str, keywords: frozenset[str]) -> bool:
-    found = words(folded_text)
-    padded = f" {folded_text} "
-    return any(k in found if " " not in k else f" {k} " in padded for k in keywords)
+def _has_keyword(given: _Input, keywords: frozenset[tuple[str, ...]]) -> bool:
+    """True when the words of one keyword appear together, in order, among the input's words."""
+    said = given.words
+    for keyword in keywords:
+        size = len(keyword)
+        if any(said[i : i + size] == keyword for i in range(len(said) - size + 1)):
+            return True
+    return False
 
 
 async def step(

@@ -55,13 +55,15 @@ def to_dot(flow: Flow) -> str:
         '    node [shape=box, style="rounded", fontname="Helvetica"];',
         '    edge [fontname="Helvetica", fontsize=10];',
         '    "__start__" [shape=point, width=0.15];',
-        f"    \"__start__\" -> {quoted(flow.start)};",
+        f'    "__start__" -> {quoted(flow.start)};',
     ]
     for name, state in flow.states.items():
         if state.end:
             lines.append(f"    {quoted(name)} [peripheries=2];")
         elif state.handoff is not None:
-            lines.append(f"    {quoted(name)} [style=\"rounded,dashed\", xlabel={quoted('handoff')}];")
+            lines.append(
+                f'    {quoted(name)} [style="rounded,dashed", xlabel={quoted("handoff")}];'
+            )
     for edge in _expanded(flow):
         style = ", style=dashed" if edge.kind is EdgeKind.TIMER else ""
         label = quoted(_edge_label(edge))

@@ -64,6 +64,7 @@ class FlowLoader(_BaseLoader):  # type: ignore[misc, valid-type]
         data.start = _mark(node)
         yield data
         self.flatten_mapping(node)
+        first_seen: dict[Any, Position] = {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | float | bool) and key is not None:
@@ -74,9 +75,10 @@ class FlowLoader(_BaseLoader):  # type: ignore[misc, valid-type]
                 continue
             if key in data:
                 line, column = _mark(key_node)
-                first = data.key_pos[key]
+                first = first_seen[key]
                 message = f"duplicate key `{key}` (first at line {first[0]})"
                 self.problems.append(Problem(self.path, line, column, message))
+            first_seen.setdefault(key, _mark(key_node))
             data[key] = self.construct_object(value_node, deep=True)
             data.key_pos[key] = _mark(key_node)
             data.pos[key] = _mark(value_node)

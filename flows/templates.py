@@ -93,7 +93,7 @@ def _capped_range(*args: int) -> range:
 
 
 class FlowEnvironment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def __init__(self) -> None:
         super().__init__(undefined=_Undefined, autoescape=False, keep_trailing_newline=False)
@@ -122,6 +122,13 @@ class FlowEnvironment(ImmutableSandboxedEnvironment):
                         f"over the limit of {MAX_SEQUENCE}"
                     )
             return operator.mul(left, right)
+        if op == "%":
+            if isinstance(left, str):
+                # printf-style formatting allocates its widths before any output cap sees them
+                if _WIDE_FORMAT.search(left):
+                    raise SecurityError("format width over the limit")
+                _refuse_large_arguments(right if isinstance(right, tuple) else (right,), {})
+            return operator.mod(left, right)
         if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
             raise SecurityError(f"exponent {right} is over the limit of {MAX_EXPONENT}")
         return operator.pow(left, right)

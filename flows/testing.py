@@ -327,11 +327,24 @@ async def run_test_file(path: Path) -> FileResult:
 
 
 def find_test_files(paths: list[Path]) -> list[Path]:
-    """Test files among `paths`: files as given, folders searched for `*.yaml` / `*.yml`."""
+    """Test files among `paths`: files as given; in folders, the YAML files with `cases`.
+
+    Flows and tests may share a folder: a YAML file without a top-level `cases` key is not a
+    conversation test and is left out.
+    """
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")))
+            candidates = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
+            found.extend(p for p in candidates if _looks_like_test(p))
         else:
             found.append(path)
     return found
+
+
+def _looks_like_test(path: Path) -> bool:
+    try:
+        raw, _ = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError):
+        return True  # let the run report why it cannot be read
+    return not isinstance(raw, dict) or "cases" in raw

@@ -11,7 +11,7 @@ from pydantic_core import ErrorDetails
 
 from flows.checks import check_flow
 from flows.compiler import CompiledFlow
-from flows.loader import dotted, key_position, load_yaml, walk
+from flows.loader import LineDict, LineList, dotted, key_position, load_yaml, walk
 from flows.problems import FlowError, Problem, Severity
 from flows.schema import Ask, Branch, Call, Flow, Handoff, Otherwise, State, Transition
 from flows.templates import is_template
@@ -31,8 +31,17 @@ _KNOWN_KEYS = sorted(
 """Every key the flow language knows, for "did you mean" hints."""
 
 
+_SALVAGE_ROUNDS = 8
+
+
 def parse_flow(text: str, path: str = "<string>") -> tuple[Flow | None, Any, list[Problem]]:
-    """Load and schema-check a flow; returns the model (None on errors), the raw tree, problems."""
+    """Load and schema-check a flow.
+
+    Returns the model, the raw tree and the problems. With schema errors the model is a
+    *salvaged* one (the invalid parts dropped) when that is possible, so that the semantic
+    checks can still report the rest of the file's mistakes; callers must treat any error
+    problem as fatal.
+    """
     raw, problems = load_yaml(text, path)
     if raw is None and not problems:
         return (
@@ -42,28 +51,96 @@ def parse_flow(text: str, path: str = "<string>") -> tuple[Flow | None, Any, lis
         )
     if problems and raw is None:
         return None, raw, problems
-    if not isinstance(raw, dict):
+    if not isinstance(raw, LineDict):
         return None, raw, [*problems, Problem(path, 1, 1, "a flow file must be a mapping of keys")]
     try:
         flow = Flow.model_validate(raw, context=_DEFERRED)
     except ValidationError as error:
         problems.extend(problem_from_error(path, raw, detail) for detail in error.errors())
-        return None, raw, problems
+        salvaged, tree = _salvage(raw, error.errors())
+        return salvaged, tree, problems
     return flow, raw, problems
 
 
+def _salvage(raw: LineDict, errors: list[ErrorDetails]) -> tuple[Flow | None, LineDict]:
+    """The flow with every invalid part dropped (None when too little is left to check), and
+    the tree it was read from, whose positions still point into the file."""
+    tree = _copy(raw)
+    for _ in range(_SALVAGE_ROUNDS):
+        if not _drop_invalid(tree, errors):
+            return None, tree
+        try:
+            return Flow.model_validate(tree, context=_DEFERRED), tree
+        except ValidationError as error:
+            errors = error.errors()
+    return None, tree
+
+
+def _drop_invalid(tree: LineDict, errors: list[ErrorDetails]) -> bool:
+    doomed_keys: list[tuple[LineDict, Any]] = []
+    doomed_items: dict[int, tuple[LineList, set[int]]] = {}
+    for detail in errors:
+        loc = tuple(detail["loc"])
+        if loc in (("flow",), ("start",)) and detail["type"] == "missing":
+            # Stand-ins keep the rest checkable: the states are still worth looking at.
+            states = tree.get("states")
+            key = str(loc[0])
+            tree[key] = next(iter(states), "start") if isinstance(states, dict) else "flow"
+            tree.pos[key] = tree.key_pos[key] = tree.start
+            continue
+        _, found, _ = walk(tree, loc)
+        # Only the invalid key goes: its siblings (a transition's `goto`, say) keep the graph
+        # whole, so that reachability does not report consequences of this one mistake.
+        if not found or found == ["states"]:
+            return False
+        _, _, parent = walk(tree, tuple(found[:-1]))
+        if isinstance(parent, LineDict):
+            doomed_keys.append((parent, found[-1]))
+        elif isinstance(parent, LineList):
+            doomed_items.setdefault(id(parent), (parent, set()))[1].add(int(found[-1]))
+    for mapping, key in doomed_keys:
+        mapping.pop(key, None)
+    for sequence, indexes in doomed_items.values():
+        for index in sorted(indexes, reverse=True):
+            del sequence[index]
+            del sequence.pos[index]
+    return True
+
+
+def _copy(node: Any) -> Any:
+    """A deep copy that keeps the positions of LineDict and LineList containers."""
+    if isinstance(node, LineDict):
+        mapping = LineDict()
+        mapping.start, mapping.pos, mapping.key_pos = node.start, dict(node.pos), dict(node.key_pos)
+        mapping.update((key, _copy(value)) for key, value in node.items())
+        return mapping
+    if isinstance(node, LineList):
+        sequence = LineList()
+        sequence.start, sequence.pos = node.start, list(node.pos)
+        sequence.extend(_copy(item) for item in node)
+        return sequence
+    return node
+
+
 def check_text(text: str, path: str = "<string>") -> tuple[Flow | None, list[Problem]]:
-    """Every problem of a flow: YAML, schema, then the semantic checks (errors and warnings)."""
+    """Every problem of a flow: YAML, schema, then the semantic checks (errors and warnings).
+
+    The flow is returned only when it has no error.
+    """
     flow, raw, problems = parse_flow(text, path)
     if flow is not None:
-        problems.extend(check_flow(flow, raw, path))
+        located = {(p.line, p.column) for p in problems}
+        # On a salvaged flow, a consequence of a dropped part lands where that part was.
+        problems.extend(p for p in check_flow(flow, raw, path) if (p.line, p.column) not in located)
+    if any(p.severity is Severity.ERROR for p in problems):
+        flow = None
     return flow, sorted(set(problems))
 
 
 def compile_text(text: str, path: str = "<string>") -> CompiledFlow:
     """A runnable flow; raises `FlowError` listing every error (and warning) found."""
     flow, problems = check_text(text, path)
-    if flow is None or any(p.severity is Severity.ERROR for p in problems):
+    if flow is None:
         raise FlowError(problems)
     return CompiledFlow(flow, text, path)
 

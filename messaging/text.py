@@ -26,6 +26,9 @@ def slug(label: str) -> str:
     return _NOT_SLUG.sub("_", fold(label)).strip("_") or "choice"
 
 
-def words(text: str) -> set[str]:
-    """The folded words of a text, for keyword matching."""
-    return {w for w in re.split(r"[^\w]+", fold(text)) if w}
+_WORD_BREAK = re.compile(r"[\W_]+")
+
+
+def words(text: str) -> tuple[str, ...]:
+    """The folded words of a text, in order: `Rendez-vous, SVP` -> ("rendez", "vous", "svp")."""
+    return tuple(w for w in _WORD_BREAK.split(fold(text)) if w)

@@ -59,7 +59,14 @@ def test_text_is_stored_stripped(text: str, value: str) -> None:
 @pytest.mark.parametrize("kind", list(AnswerKind))
 @pytest.mark.parametrize("text", ["", "   ", "\n\t", "\u00a0"])
 def test_every_kind_rejects_a_blank_answer(kind: str, text: str) -> None:
-    assert rejected(kind, text, data="yes") == "empty answer"
+    assert rejected(kind, text) == "empty answer"
+
+
+@pytest.mark.parametrize(("kind", "data", "value"), [("yes_no", "yes", True), ("integer", "7", 7)])
+def test_a_chip_tapped_without_its_label_answers_with_its_data(
+    kind: str, data: str, value: object
+) -> None:
+    assert accepted(kind, "", data=data) == value
 
 
 @pytest.mark.parametrize(

@@ -524,15 +524,16 @@ def test_slug(label: str, expected: str) -> None:
 
 
 def test_words() -> None:
-    assert words("Aide, MENU : je veux l'accueil !") == {
+    assert words("Aide, MENU : je veux l'accueil !") == (
         "aide",
         "menu",
         "je",
         "veux",
         "l",
         "accueil",
-    }
-    assert words("") == set()
+    )
+    assert words("Rendez-vous") == ("rendez", "vous")
+    assert words("") == ()
 
 
 # --- Clock -------------------------------------------------------------------------------------

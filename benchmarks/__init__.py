@@ -1,0 +1,1 @@
+"""Micro-benchmarks of the engine; run each module as a script (`python benchmarks/NAME.py`)."""
