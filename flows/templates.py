@@ -16,7 +16,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final, cast
 
-from jinja2 import StrictUndefined, TemplateError, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, nodes
+from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -147,6 +148,18 @@ class FlowEnvironment(ImmutableSandboxedEnvironment):
 ENVIRONMENT: Final = FlowEnvironment()
 
 
+# Compiling costs 50-120 times a render (reference/libs.md §4) and validation compiles every
+# template before the compiler does: both share one compiled object per source text.
+@functools.lru_cache(maxsize=16_384)
+def _compiled_template(source: str) -> Template:
+    return ENVIRONMENT.from_string(source)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _compiled_expression(source: str) -> TemplateExpression:
+    return ENVIRONMENT.compile_expression(source, undefined_to_none=False)
+
+
 class TextTemplate:
     """A string that may hold Jinja; renders to a string of at most `MAX_OUTPUT` characters."""
 
@@ -154,7 +167,7 @@ class TextTemplate:
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self._template = ENVIRONMENT.from_string(source) if is_template(source) else None
+        self._template = _compiled_template(source) if is_template(source) else None
 
     @property
     def is_constant(self) -> bool:
@@ -187,7 +200,7 @@ class Expression:
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self._compiled = ENVIRONMENT.compile_expression(source, undefined_to_none=False)
+        self._compiled = _compiled_expression(source)
 
     def evaluate(self, context: Mapping[str, Any]) -> Any:
         try:

@@ -8,11 +8,13 @@ is just the text `2`.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from messaging.content import Content, RichCarousel
+from messaging.suggestions import Reply
 from messaging.text import fold
 
 
@@ -44,26 +46,15 @@ class ChoiceMap(BaseModel):
     @classmethod
     def of(cls, content: Content) -> ChoiceMap:
         """The choices a content offers, numbered from 1 in display order."""
-        choices: list[Choice] = []
+        entries: list[tuple[str, str, tuple[str, ...]]] = []
         if isinstance(content, RichCarousel):
             for card in content.carousel.cards:
-                replies = [s for s in card.suggestions if s.kind == "reply"]
+                replies = [s for s in card.suggestions if isinstance(s, Reply)]
                 aliases = (card.title,) if card.title and len(replies) == 1 else ()
-                for reply in replies:
-                    choices.append(
-                        Choice(
-                            number=len(choices) + 1,
-                            label=reply.text,
-                            data=reply.postback,
-                            aliases=aliases,
-                        )
-                    )
+                entries.extend((reply.text, reply.postback, aliases) for reply in replies)
         else:
-            for reply in content.replies:
-                choices.append(
-                    Choice(number=len(choices) + 1, label=reply.text, data=reply.postback)
-                )
-        return cls(choices=tuple(choices))
+            entries.extend((reply.text, reply.postback, ()) for reply in content.replies)
+        return _numbered(tuple(entries))
 
     def __bool__(self) -> bool:
         return bool(self.choices)
@@ -78,3 +69,14 @@ class ChoiceMap(BaseModel):
         if numbers and key in self._by_number:
             return self._by_number[key]
         return self._by_label.get(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _numbered(entries: tuple[tuple[str, str, tuple[str, ...]], ...]) -> ChoiceMap:
+    # Every turn that sends a message computes its choice map; a flow sends the same few chip
+    # sets over and over, and a ChoiceMap is immutable, so one instance serves them all.
+    choices = tuple(
+        Choice(number=number, label=label, data=data, aliases=aliases)
+        for number, (label, data, aliases) in enumerate(entries, 1)
+    )
+    return ChoiceMap(choices=choices)
