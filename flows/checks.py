@@ -38,7 +38,7 @@ from flows.templates import is_template
 from messaging.content import Content, Text
 from messaging.encoding import Encoding, non_gsm7_characters
 from messaging.limits import CHIPS_MAX
-from messaging.renderers.sms import render_sms
+from messaging.renderers.sms import DEFAULT_STOP_MENTION, render_sms
 from messaging.suggestions import Reply
 
 Loc = tuple[str | int, ...]
@@ -47,8 +47,6 @@ Loc = tuple[str | int, ...]
 SMS_SEGMENTS_WARN: Final = 3
 """FLOWS.md "SMS rendering": validation warns when a rendered SMS needs more than this."""
 
-STOP_MENTION: Final = "STOP 36034"
-"""The longest usual STOP mention; marketing SMS carry one, so it counts towards segments."""
 
 INPUT_CONDITIONS: Final = ("data", "text", "keywords", "location", "file")
 """Transition conditions that read an inbound message (`if` may also guard a timer)."""
@@ -374,7 +372,7 @@ def duplicate_choices(file: FlowFile) -> Iterator[Problem]:
 
 
 def long_sms(file: FlowFile) -> Iterator[Problem]:
-    stop_mention = STOP_MENTION if file.flow.traffic is Traffic.MARKETING else None
+    stop_mention = DEFAULT_STOP_MENTION if file.flow.traffic is Traffic.MARKETING else None
     for loc, content, chips in file.contents():
         dumped = content.model_dump(exclude_unset=True, by_alias=True, warnings=False)
         if _has_template(dumped) or any(_has_template(chip.model_dump()) for chip in chips):

@@ -271,7 +271,11 @@ class _Turn:
             return
         rendered = self._evaluate(content.render)
         self.result.messages.append(rendered)
-        self.snapshot.choices = content.choices(rendered)
+        choices = content.choices(rendered)
+        # A message without choices clears the numbering when it belongs to a new state (a
+        # plain question); a help text said without leaving the state leaves it in force.
+        if choices or self.moves:
+            self.snapshot.choices = choices
 
     def _evaluate(self, function: Any) -> Any:
         try:

@@ -30,10 +30,7 @@ from messaging.clock import FakeClock
 from messaging.content import Content
 from messaging.inbound import Inbound
 from messaging.renderers.preview import preview_text
-from messaging.renderers.sms import SmsMessage, render_sms
-
-DEFAULT_STOP_MENTION = "STOP 36034"
-"""What marketing SMS end with; the real short code depends on the route (sms.md §3.2)."""
+from messaging.renderers.sms import DEFAULT_STOP_MENTION, SmsMessage, render_sms
 
 
 @dataclass(frozen=True, slots=True)

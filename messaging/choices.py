@@ -59,6 +59,15 @@ class ChoiceMap(BaseModel):
     def __bool__(self) -> bool:
         return bool(self.choices)
 
+    @property
+    def numbered(self) -> bool:
+        """Whether SMS shows (and reads) positions: not when a label is itself a number.
+
+        Chips labelled `0` to `10` would be shown `1 0`, `2 1`... and `4` would pick the fourth
+        chip, labelled `3`; such choices are shown and read by their labels.
+        """
+        return not any(choice.label.strip().isdigit() for choice in self.choices)
+
     def match(self, text: str, *, numbers: bool = True) -> str | None:
         """The data of the choice `text` picks, or None.
 
@@ -66,7 +75,7 @@ class ChoiceMap(BaseModel):
         On SMS a number is read as the position it was shown at, before any label.
         """
         key = fold(text)
-        if numbers and key in self._by_number:
+        if numbers and key in self._by_number and self.numbered:
             return self._by_number[key]
         return self._by_label.get(key)
 

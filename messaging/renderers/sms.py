@@ -34,6 +34,10 @@ from messaging.suggestions import (
 
 MAPS_URL: Final = "https://maps.google.com/?q="
 
+DEFAULT_STOP_MENTION: Final = "STOP 36034"
+"""What marketing SMS end with when nothing else is configured: the real short code depends
+on the route, so the sending platform may replace it (reference/sms.md §3.2)."""
+
 # A plain hyphen, not the typographic en dash "–" of French ranges: the en dash is outside
 # GSM-7 and would switch the whole message to UCS-2, halving what a segment holds (sms.md §2).
 DATE_RANGE_SEPARATOR: Final = " - "
@@ -76,16 +80,17 @@ def render_sms(content: Content, *, stop_mention: str | None = None) -> SmsMessa
 
 def _derive(content: Content, choices: ChoiceMap) -> str:
     numbered = iter(choices.choices)
+    shown = choices.numbered
     match content:
         case Text():
-            lines = [content.text, *_choice_lines(numbered)]
+            lines = [content.text, *_choice_lines(numbered, shown)]
             actions = content.suggestions
         case RichCard():
-            lines = [*_card_text(content.card), *_choice_lines(numbered)]
+            lines = [*_card_text(content.card), *_choice_lines(numbered, shown)]
             actions = content.card.suggestions
         case RichCarousel():
             cards = content.carousel.cards
-            lines = [line for card in cards for line in _carousel_card_lines(card, numbered)]
+            lines = [line for card in cards for line in _carousel_card_lines(card, numbered, shown)]
             actions = [s for card in cards for s in card.suggestions]
         case Image() | Video() | File():
             lines = [content.text or "", _media_url(content)]
@@ -95,7 +100,10 @@ def _derive(content: Content, choices: ChoiceMap) -> str:
     return _compact([*lines, *_action_lines(actions)])
 
 
-def _choice_lines(choices: Iterable[Choice]) -> list[str]:
+def _choice_lines(choices: Iterable[Choice], numbered: bool) -> list[str]:
+    """`1 Je confirme` lines; choices labelled with numbers go on one line, `0 / 1 / 2`."""
+    if not numbered:
+        return [" / ".join(choice.label for choice in choices)]
     return [f"{choice.number} {choice.label}" for choice in choices]
 
 
@@ -109,7 +117,7 @@ def _card_text(card: Card) -> list[str]:
     return [card.title or "", card.description or ""]
 
 
-def _carousel_card_lines(card: Card, numbered: Iterator[Choice]) -> list[str]:
+def _carousel_card_lines(card: Card, numbered: Iterator[Choice], shown: bool) -> list[str]:
     """One card of a carousel, taking its choices from the carousel's running numbering.
 
     A card with a single reply is one numbered line named after the card (the reply label when
@@ -117,11 +125,11 @@ def _carousel_card_lines(card: Card, numbered: Iterator[Choice]) -> list[str]:
     """
     count = sum(isinstance(s, Reply) for s in card.suggestions)
     card_choices = [next(numbered) for _ in range(count)]
-    if len(card_choices) == 1:
+    if len(card_choices) == 1 and shown:
         (choice,) = card_choices
         details = card.description or (card.media if card.title is None else None)
         return [f"{choice.number} {card.title or choice.label}", details or ""]
-    return [*_card_text(card), *_choice_lines(card_choices)]
+    return [*_card_text(card), *_choice_lines(card_choices, shown)]
 
 
 def _media_url(content: Image | Video | File) -> str:

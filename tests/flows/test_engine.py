@@ -1019,14 +1019,16 @@ class TestNumberedChoices:
         assert texts(result) == ["Je n'ai pas compris."]
 
     @pytest.mark.parametrize("channel", NUMBERED)
-    async def test_after_a_plain_message_a_number_is_just_text(self, channel: Channel) -> None:
+    async def test_a_help_text_said_in_the_same_state_keeps_the_numbering(
+        self, channel: Channel
+    ) -> None:
         chat = Chat(flow(SMS), channel=channel)
         await chat.start()
         helped = await chat.say("aide")
-        assert not helped.choices
-        result = await chat.say("2")
-        assert texts(result) == ["Je n'ai pas compris."]
-        assert chat.state == "ask"
+        assert texts(helped) == ["Répondez par oui ou par non."]
+        assert [c.data for c in helped.choices.choices] == ["confirm", "cancel", "move"]
+        await chat.say("2")
+        assert chat.state == "cancelled"
 
     @pytest.mark.parametrize("channel", NUMBERED)
     async def test_after_a_plain_question_a_number_is_the_answer(self, channel: Channel) -> None:

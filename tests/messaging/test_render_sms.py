@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from pydantic import TypeAdapter
@@ -405,3 +405,22 @@ class TestSegments:
         assert message.segments.units == 205
         assert message.segments.count == 2
         assert "".join(message.segments.parts) == message.text
+
+
+class TestChoicesLabelledWithNumbers:
+    """Chips `0` to `10`: positions would contradict the labels, so labels are used."""
+
+    SCORE: ClassVar[dict[str, object]] = {
+        "text": "Votre note ?",
+        "suggestions": [{"reply": str(n)} for n in range(0, 11, 2)],
+    }
+
+    def test_shown_on_one_line_without_positions(self) -> None:
+        rendered = sms(self.SCORE)
+        assert rendered.text == "Votre note ?\n0 / 2 / 4 / 6 / 8 / 10"
+
+    def test_a_number_picks_the_chip_with_that_label(self) -> None:
+        choices = ChoiceMap.of(content(self.SCORE))
+        assert not choices.numbered
+        assert choices.match("4") == "4"
+        assert choices.match("3") is None
