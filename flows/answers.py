@@ -21,30 +21,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
 from flows.answer_dates import read_date, read_time
+from flows.schema import AskType
 from messaging.phone import InvalidPhoneError, Phone
 from messaging.suggestions import Reply
 from messaging.text import fold
-
-
-class AnswerKind(StrEnum):
-    """The `type` of an `ask` step; a plain string with the same value works too."""
-
-    TEXT = "text"
-    NUMBER = "number"
-    INTEGER = "integer"
-    DATE = "date"
-    TIME = "time"
-    EMAIL = "email"
-    PHONE = "phone"
-    CHOICE = "choice"
-    REGEX = "regex"
-    YES_NO = "yes_no"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,12 +75,12 @@ def read_answer(
     kind, `choice` without choices, `regex` without a pattern): that is a flow bug, not an answer.
     """
     try:
-        reader = _READERS[AnswerKind(kind)]
+        reader = _READERS[AskType(kind)]
     except ValueError:
         raise ValueError(f"unknown answer type {kind!r}") from None
-    if kind == AnswerKind.CHOICE and not choices:
+    if kind == AskType.CHOICE and not choices:
         raise ValueError("a choice question needs choices")
-    if kind == AnswerKind.REGEX and pattern is None:
+    if kind == AskType.REGEX and pattern is None:
         raise ValueError("a regex question needs a pattern")
     if not text.strip():
         if data is None:
@@ -257,21 +242,21 @@ def _yes_no(question: _Question) -> Answer | Rejected:
     return Rejected("neither yes nor no")
 
 
-_READERS: dict[AnswerKind, Callable[[_Question], Answer | Rejected]] = {
-    AnswerKind.TEXT: _text,
-    AnswerKind.NUMBER: _number,
-    AnswerKind.INTEGER: _integer,
-    AnswerKind.DATE: _date,
-    AnswerKind.TIME: _time,
-    AnswerKind.EMAIL: _email,
-    AnswerKind.PHONE: _phone,
-    AnswerKind.CHOICE: _choice,
-    AnswerKind.REGEX: _regex,
-    AnswerKind.YES_NO: _yes_no,
+_READERS: dict[AskType, Callable[[_Question], Answer | Rejected]] = {
+    AskType.TEXT: _text,
+    AskType.NUMBER: _number,
+    AskType.INTEGER: _integer,
+    AskType.DATE: _date,
+    AskType.TIME: _time,
+    AskType.EMAIL: _email,
+    AskType.PHONE: _phone,
+    AskType.CHOICE: _choice,
+    AskType.REGEX: _regex,
+    AskType.YES_NO: _yes_no,
 }
 # Kinds whose value a chip's data can spell; `text` and `regex` keep what the recipient wrote,
 # while `choice` and `yes_no` read the data themselves.
 _DATA_FIRST = frozenset(
-    [AnswerKind.NUMBER, AnswerKind.INTEGER, AnswerKind.DATE, AnswerKind.TIME, AnswerKind.EMAIL,
-     AnswerKind.PHONE]
+    [AskType.NUMBER, AskType.INTEGER, AskType.DATE, AskType.TIME, AskType.EMAIL,
+     AskType.PHONE]
 )  # fmt: skip

@@ -41,6 +41,7 @@ from flows.validation import load_flow, problem_from_error
 from messaging.channel import Channel
 from messaging.clock import FakeClock
 from messaging.inbound import Inbound, InboundFile, InboundLocation, InboundPostback, InboundText
+from messaging.keyed import exactly_one_key, tag_by_key
 
 DEFAULT_NOW = datetime(2026, 12, 1, 10, 0, tzinfo=PARIS)
 """Cases start on a Tuesday at 10:00 in Paris unless they say otherwise."""
@@ -94,8 +95,14 @@ class UserInput(_Model):
         raise ValueError("a user step needs text, data, location or file")
 
 
+def _text_input_value(value: Any) -> Any:
+    # `bot: 2` and `user: 2` mean the text "2", not a number.
+    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
 def _text_input(value: Any) -> Any:
-    return {"text": str(value)} if isinstance(value, str | int | float) else value
+    value = _text_input_value(value)
+    return {"text": value} if isinstance(value, str) else value
 
 
 class UserStep(_Model):
@@ -103,7 +110,7 @@ class UserStep(_Model):
 
 
 class BotStep(_Model):
-    bot: str | Pattern
+    bot: Annotated[str | Pattern, BeforeValidator(_text_input_value)]
 
 
 class StateStep(_Model):
@@ -125,25 +132,15 @@ class StatusStep(_Model):
 _STEP_KEYS = ("user", "bot", "state", "wait", "vars", "status")
 
 
-def _step_key(value: Any) -> str | None:
-    if isinstance(value, dict):
-        found = [key for key in _STEP_KEYS if key in value]
-        return found[0] if len(found) == 1 else None
-    return None
-
-
 Step = Annotated[
-    Annotated[UserStep, Tag("user")]
-    | Annotated[BotStep, Tag("bot")]
-    | Annotated[StateStep, Tag("state")]
-    | Annotated[WaitStep, Tag("wait")]
-    | Annotated[VarsStep, Tag("vars")]
-    | Annotated[StatusStep, Tag("status")],
-    Discriminator(
-        _step_key,
-        custom_error_type="step",
-        custom_error_message="a step needs exactly one of " + ", ".join(_STEP_KEYS),
-    ),
+    Annotated[UserStep, Tag("user step")]
+    | Annotated[BotStep, Tag("bot step")]
+    | Annotated[StateStep, Tag("state step")]
+    | Annotated[WaitStep, Tag("wait step")]
+    | Annotated[VarsStep, Tag("vars step")]
+    | Annotated[StatusStep, Tag("status step")],
+    Discriminator(tag_by_key(_STEP_KEYS, "step")),
+    BeforeValidator(exactly_one_key(_STEP_KEYS, "step")),
 ]
 
 

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from messaging.keyed import present
 from messaging.limits import (
     CARD_SUGGESTIONS_MAX,
     CAROUSEL_MAX,
@@ -199,20 +200,17 @@ CONTENT_KINDS = ("text", *MEDIA_KINDS)
 def _content_kind(value: Any) -> str | None:
     if isinstance(value, _Content):
         return f"{getattr(value, 'kind', None)} content"
-    if isinstance(value, dict):
-        found = [key for key in MEDIA_KINDS if key in value]
-        if len(found) == 1:
-            return f"{found[0]} content"
-        if not found and "text" in value:
-            return "text content"
-    return None
+    found = present(value, MEDIA_KINDS)
+    if len(found) == 1:
+        return f"{found[0]} content"
+    return "text content" if not found and "text" in value else None
 
 
 def _normalise_content(value: Any) -> Any:
     if isinstance(value, str):
         return {"text": value}
     if isinstance(value, dict):
-        found = [key for key in MEDIA_KINDS if key in value]
+        found = present(value, MEDIA_KINDS)
         if "text" in value and any(kind in found for kind in ("card", "carousel")):
             found.insert(0, "text")  # media messages may carry text; cards and carousels may not
         if len(found) > 1 or (not found and "text" not in value):

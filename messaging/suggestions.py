@@ -7,7 +7,7 @@ On RCS they become RBM suggestions; on SMS a reply becomes a numbered choice and
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from messaging.keyed import exactly_one_key, tag_by_key
 from messaging.limits import (
     CalendarDescription,
     CalendarTitle,
@@ -156,26 +157,6 @@ class AddToCalendar(_Action):
 SUGGESTION_KEYS = ("reply", "url", "dial", "location", "share_location", "calendar")
 
 
-def _suggestion_kind(value: Any) -> str | None:
-    if isinstance(value, _Suggestion):
-        return f"{getattr(value, 'kind', None)} suggestion"
-    if isinstance(value, dict):
-        found = [key for key in SUGGESTION_KEYS if key in value]
-        if len(found) == 1:
-            return f"{found[0]} suggestion"
-    return None
-
-
-def _check_suggestion_keys(value: Any) -> Any:
-    if isinstance(value, dict):
-        found = [key for key in SUGGESTION_KEYS if key in value]
-        if len(found) != 1:
-            keys = ", ".join(SUGGESTION_KEYS)
-            what = "none" if not found else " and ".join(found)
-            raise ValueError(f"a suggestion needs exactly one of {keys} (found {what})")
-    return value
-
-
 Suggestion = Annotated[
     Annotated[Reply, Tag("reply suggestion")]
     | Annotated[OpenUrl, Tag("url suggestion")]
@@ -183,6 +164,6 @@ Suggestion = Annotated[
     | Annotated[ShowLocation, Tag("location suggestion")]
     | Annotated[ShareLocation, Tag("share_location suggestion")]
     | Annotated[AddToCalendar, Tag("calendar suggestion")],
-    Discriminator(_suggestion_kind),
-    BeforeValidator(_check_suggestion_keys),
+    Discriminator(tag_by_key(SUGGESTION_KEYS, "suggestion")),
+    BeforeValidator(exactly_one_key(SUGGESTION_KEYS, "suggestion")),
 ]

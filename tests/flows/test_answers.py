@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.answers import Answer, AnswerKind, Rejected, read_answer
+from flows.answers import Answer, Rejected, read_answer
+from flows.schema import AskType
 from messaging.suggestions import Reply
 
 TODAY = date(2026, 11, 26)  # a Thursday
@@ -56,7 +57,7 @@ def test_text_is_stored_stripped(text: str, value: str) -> None:
     assert accepted("text", text) == value
 
 
-@pytest.mark.parametrize("kind", list(AnswerKind))
+@pytest.mark.parametrize("kind", list(AskType))
 @pytest.mark.parametrize("text", ["", "   ", "\n\t", "\u00a0"])
 def test_every_kind_rejects_a_blank_answer(kind: str, text: str) -> None:
     assert rejected(kind, text) == "empty answer"
@@ -503,7 +504,7 @@ def test_chip_data_is_read_first_for_typed_kinds(
 
 def test_kind_may_be_a_plain_string_or_the_enum() -> None:
     assert read_answer("integer", "3", today=TODAY) == read_answer(
-        AnswerKind.INTEGER, "3", today=TODAY
+        AskType.INTEGER, "3", today=TODAY
     )
 
 
@@ -523,8 +524,8 @@ def test_questions_that_cannot_be_asked_are_errors(
         read(kind, "oui", **options)
 
 
-@given(kind=st.sampled_from(list(AnswerKind)), text=st.text(max_size=60))
-def test_any_text_gives_an_answer_or_a_rejection(kind: AnswerKind, text: str) -> None:
+@given(kind=st.sampled_from(list(AskType)), text=st.text(max_size=60))
+def test_any_text_gives_an_answer_or_a_rejection(kind: AskType, text: str) -> None:
     answer = read(kind, text)
     assert isinstance(answer, Answer | Rejected)
     if isinstance(answer, Answer):
