@@ -19,7 +19,7 @@ from flows.problems import Problem, Severity
 from flows.schema import Flow, State
 
 if TYPE_CHECKING:
-    from flows.checks import FlowFile
+    from flows.checking import FlowFile
 
 LOOP_SEARCH_BUDGET: Final = 100_000
 """Steps the loop search may take. Hand-written flows need a few hundred; a generated flow

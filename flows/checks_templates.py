@@ -29,7 +29,7 @@ from flows.templates import (
 )
 
 if TYPE_CHECKING:
-    from flows.checks import FlowFile, Loc
+    from flows.checking import FlowFile, Loc
 
 INPUT_FIELDS: Final = frozenset({"text", "data", "location", "file"})
 """What `input` holds (FLOWS.md "Templates and context"; `flows.engine._Input.as_context`)."""

@@ -23,7 +23,7 @@ from transitions import Machine
 
 from flows.edges import ANY_STATE, flow_edges
 from flows.schema import Ask, Call, Flow, Otherwise, State, Transition
-from flows.templates import Expression, TextTemplate, value_template
+from flows.templates import Expression, TextTemplate, has_template, value_template
 from messaging.choices import ChoiceMap
 from messaging.content import Content, Text
 from messaging.suggestions import Reply
@@ -51,7 +51,7 @@ class CompiledContent:
         if extra_replies and isinstance(content, Text) and not content.suggestions:
             # An ask of type choice or yes_no shows its choices as chips on its prompt.
             raw["suggestions"] = [r.model_dump(exclude_unset=True) for r in extra_replies]
-        templated = _has_template(raw)
+        templated = has_template(raw)
         self._make: Maker = value_template(raw)
         self._constant: Content | None = None if templated else CONTENT.validate_python(raw)
         self._constant_choices = ChoiceMap.of(self._constant) if self._constant else None
@@ -66,16 +66,6 @@ class CompiledContent:
         if self._constant_choices is not None:
             return self._constant_choices
         return ChoiceMap.of(rendered)
-
-
-def _has_template(raw: Any) -> bool:
-    if isinstance(raw, str):
-        return not TextTemplate(raw).is_constant
-    if isinstance(raw, Mapping):
-        return any(_has_template(v) for v in raw.values())
-    if isinstance(raw, list | tuple):
-        return any(_has_template(v) for v in raw)
-    return False
 
 
 def _says(contents: tuple[Content, ...]) -> tuple[CompiledContent, ...]:

@@ -42,11 +42,10 @@ from flows.conversation import (
     TurnContext,
 )
 from flows.durations import format_duration
+from flows.matching import TurnInput, meets_input_conditions
 from flows.templates import Scope, TemplateRenderError
-from messaging.choices import ChoiceMap
 from messaging.clock import Clock
-from messaging.inbound import Inbound, InboundFile, InboundLocation, InboundPostback, InboundText
-from messaging.text import fold, words
+from messaging.inbound import Inbound
 
 MAX_MOVES_PER_TURN = 100
 """A guard against `goto` loops that validation could not prove finite (conditional ones)."""
@@ -65,38 +64,6 @@ class _Cursor:
         self.state = state
 
 
-class _Input:
-    """An inbound message as transitions see it."""
-
-    __slots__ = ("data", "file", "folded", "location", "text", "words")
-
-    def __init__(self, message: Inbound | None, choices: ChoiceMap, numbered: bool) -> None:
-        self.text = ""
-        self.data: str | None = None
-        self.location: dict[str, float] | None = None
-        self.file: dict[str, Any] | None = None
-        if isinstance(message, InboundText):
-            self.text = message.text
-            self.data = choices.match(message.text, numbers=numbered)
-        elif isinstance(message, InboundPostback):
-            self.text, self.data = message.text, message.data
-        elif isinstance(message, InboundLocation):
-            self.location = {"latitude": message.latitude, "longitude": message.longitude}
-        elif isinstance(message, InboundFile):
-            self.file = message.model_dump(exclude={"kind"})
-        self.folded = fold(self.text) if self.text else ""
-        self.words: tuple[str, ...] = words(self.text) if self.text else ()
-
-    def as_context(self) -> Scope:
-        values = {
-            "text": self.text,
-            "data": self.data,
-            "location": self.location,
-            "file": self.file,
-        }
-        return Scope("input", values)
-
-
 class _Turn:
     def __init__(
         self,
@@ -113,7 +80,7 @@ class _Turn:
         self.result = StepResult(snapshot=self.snapshot)
         self.cursor = _Cursor(snapshot.state)
         self.moves = 0
-        self.input = _Input(None, snapshot.choices, context.channel.is_sms)
+        self.input = TurnInput(None, snapshot.choices, context.channel.is_sms)
         self.numbered = context.channel.is_sms
         self.context: dict[str, Any] = {
             "contact": Scope("contact", context.contact),
@@ -137,7 +104,7 @@ class _Turn:
         await self._enter(self.flow.start, initial=True)
 
     async def receive(self, message: Inbound) -> None:
-        self.input = _Input(message, self.snapshot.choices, self.numbered)
+        self.input = TurnInput(message, self.snapshot.choices, self.numbered)
         self.context["input"] = self.input.as_context()
         state = self.state
         transition = self._first_match(state.on_input) or self._first_match(self.flow.global_on)
@@ -325,18 +292,7 @@ class _Turn:
         return None
 
     def _matches(self, transition: CompiledTransition) -> bool:
-        given = self.input
-        if transition.data is not None and given.data not in transition.data:
-            return False
-        if transition.text is not None and not transition.text.search(given.text):
-            return False
-        if transition.keywords is not None and not _has_keyword(given, transition.keywords):
-            return False
-        if transition.spec.location is not None and transition.spec.location != (
-            given.location is not None
-        ):
-            return False
-        if transition.spec.file is not None and transition.spec.file != (given.file is not None):
+        if not meets_input_conditions(transition, self.input):
             return False
         return transition.condition is None or bool(self._evaluate(transition.condition.is_true))
 
@@ -369,16 +325,6 @@ class _Turn:
             self._cancel_timers()
             self.snapshot.epoch += 1
             self._arm_timers()
-
-
-def _has_keyword(given: _Input, keywords: frozenset[tuple[str, ...]]) -> bool:
-    """True when the words of one keyword appear together, in order, among the input's words."""
-    said = given.words
-    for keyword in keywords:
-        size = len(keyword)
-        if any(said[i : i + size] == keyword for i in range(len(said) - size + 1)):
-            return True
-    return False
 
 
 async def step(

@@ -68,6 +68,17 @@ def is_template(text: str) -> bool:
     return any(marker in text for marker in _TEMPLATE_MARKERS)
 
 
+def has_template(value: Any) -> bool:
+    """True when a string anywhere in `value` (mappings and lists walked) is a template."""
+    if isinstance(value, str):
+        return is_template(value)
+    if isinstance(value, Mapping):
+        return any(has_template(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(has_template(item) for item in value)
+    return False
+
+
 def _refuse_large_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
     for value in (*args, *kwargs.values()):
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ARGUMENT:
