@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +138,13 @@ def check_text(text: str, path: str = "<string>") -> tuple[Flow | None, list[Pro
     return flow, sorted(set(problems))
 
 
+@functools.lru_cache(maxsize=256)
 def compile_text(text: str, path: str = "<string>") -> CompiledFlow:
-    """A runnable flow; raises `FlowError` listing every error (and warning) found."""
+    """A runnable flow; raises `FlowError` listing every error (and warning) found.
+
+    The same text gives the same `CompiledFlow`, so every conversation on one flow version
+    shares one machine and one set of compiled templates (a failure is not remembered).
+    """
     flow, problems = check_text(text, path)
     if flow is None:
         raise FlowError(problems)

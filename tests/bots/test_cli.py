@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -179,3 +180,19 @@ def test_chat_bad_pair_is_a_usage_error(project: Path) -> None:
     code, _, err = run("chat", str(project / "demo.yaml"), "--var", "novalue")
     assert code == 2
     assert "'novalue' is not KEY=VALUE" in err
+
+
+def test_graph_svg_pipes_dot_source_to_graphviz(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stand-in `dot` that records its input proves the call without Graphviz installed.
+    received = tmp_path / "received.dot"
+    fake = tmp_path / "bin" / "dot"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\ncat > "{received}"\necho "<svg>$1</svg>"\n', encoding="utf-8")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    code, out, _ = run("graph", "--format", "svg", str(project / "demo.yaml"))
+    assert code == 0
+    assert out == "<svg>-Tsvg</svg>\n"
+    assert received.read_text(encoding="utf-8").startswith('digraph "demo" {')
