@@ -1,0 +1,1 @@
+"""Persistence behind one async interface: SQLite (embedded default) and MongoDB."""

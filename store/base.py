@@ -1,0 +1,209 @@
+"""The one async interface every store implements (the aiogram `fsm/storage` pattern).
+
+`store/sqlite.py` is the embedded default, `store/mongodb.py` the store for many processes.
+`tests/store/` runs one contract suite against both; a behaviour described here is a promise
+both keep.
+
+Ordering and exactly-once rest on three rules:
+- the inbox is append-only and idempotent by `(source, provider_id)`; `seq` orders it;
+- a worker handles a conversation only under its lease (`claim`), one event at a time, the
+  oldest pending first;
+- `commit_turn` writes a handled event's whole outcome as one unit, and records the event's
+  `seq` in the conversation (`last_inbox_seq`), so that a replay after a crash is recognised
+  and every key it writes (outbox, history, timers) already exists.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from store.records import (
+    Claim,
+    Conversation,
+    ConversationStatus,
+    FlowVersion,
+    HistoryEntry,
+    InboxEntry,
+    NewInbound,
+    OutboxEntry,
+    OutboxStatus,
+    TimerRecord,
+    TurnWrite,
+)
+
+
+class StoreError(Exception):
+    """Base of the errors a store raises on purpose."""
+
+
+class LeaseLost(StoreError):
+    """The claim expired and another worker may own the conversation: drop the turn."""
+
+
+class VersionConflict(StoreError):
+    """The conversation changed since it was read (compare-and-set failed)."""
+
+
+class Store(ABC):
+    """Persistence for the runtime. All times are timezone-aware UTC."""
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect, and create tables or collections and their indexes if missing."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    # --- flow versions ---------------------------------------------------------------------
+
+    @abstractmethod
+    async def save_flow_version(self, version: FlowVersion) -> None:
+        """Keep a flow version; saving the same hash again changes nothing."""
+
+    @abstractmethod
+    async def get_flow_version(self, content_hash: str) -> FlowVersion | None: ...
+
+    # --- conversations ---------------------------------------------------------------------
+
+    @abstractmethod
+    async def get_conversation(self, bot_id: str, phone: str) -> Conversation | None:
+        """The conversation of this bot with this phone that has not ended, if any."""
+
+    @abstractmethod
+    async def get_conversation_by_id(self, conversation_id: str) -> Conversation | None: ...
+
+    @abstractmethod
+    async def list_conversations(
+        self,
+        bot_id: str,
+        *,
+        flow_hash: str | None = None,
+        statuses: frozenset[ConversationStatus] = frozenset(
+            {ConversationStatus.ACTIVE, ConversationStatus.HANDED_OFF}
+        ),
+        limit: int = 1000,
+    ) -> list[Conversation]:
+        """Conversations of a bot (live ones by default), oldest first."""
+
+    @abstractmethod
+    async def update_conversation(self, conversation: Conversation) -> None:
+        """Replace a conversation outside a turn (a flow migration, a handoff release).
+
+        `conversation.version` must be the stored version plus one: `VersionConflict`
+        otherwise.
+        """
+
+    # --- inbox -----------------------------------------------------------------------------
+
+    @abstractmethod
+    async def append_inbound(self, inbound: NewInbound) -> tuple[InboxEntry, bool]:
+        """Append an event durably; returns the entry and whether it is new.
+
+        A second append with the same `(source, provider_id)` returns the first entry and
+        False: a provider's retry is stored once.
+        """
+
+    @abstractmethod
+    async def claim(self, owner: str, now: datetime, lease: timedelta) -> Claim | None:
+        """Lease a conversation that has pending events and no live lease, oldest event first.
+
+        The claim carries the conversation's oldest pending entry. A conversation whose lease
+        expired (its worker died) can be claimed again. Returns None when nothing is pending.
+        """
+
+    @abstractmethod
+    async def renew(self, claim: Claim, now: datetime, lease: timedelta) -> Claim:
+        """Extend a lease still held; `LeaseLost` when it was taken over."""
+
+    @abstractmethod
+    async def release(self, claim: Claim) -> None:
+        """Give the conversation back without handling its event (shutdown, error)."""
+
+    @abstractmethod
+    async def commit_turn(self, claim: Claim, write: TurnWrite, now: datetime) -> None:
+        """Write the outcome of `claim.entry` as one unit, then release the lease.
+
+        In one transaction (or an order that a crash anywhere can replay): the conversation
+        is created (version 1) or replaced (compare-and-set on version, `VersionConflict`
+        otherwise) with `last_inbox_seq = claim.entry.seq`; outbound entries and history lines
+        are added, keeping the first of equal keys; timers are armed (same id: replaced) and
+        cancelled; the inbox entry is marked done. `LeaseLost` when the lease is no longer
+        this claim's: nothing is written then.
+        """
+
+    @abstractmethod
+    async def skip(self, claim: Claim, now: datetime) -> None:
+        """Mark the claimed entry done without other effect (an event already applied, or one
+        the runtime refuses), then release the lease."""
+
+    @abstractmethod
+    async def inbox_depth(self) -> int:
+        """Events not yet handled."""
+
+    # --- timers ----------------------------------------------------------------------------
+
+    @abstractmethod
+    async def due_timers(self, now: datetime, limit: int = 100) -> list[TimerRecord]:
+        """Armed timers due at or before `now`, soonest first."""
+
+    @abstractmethod
+    async def fire_timer(self, timer: TimerRecord, event: NewInbound) -> bool:
+        """Turn a due timer into an inbox event, once: appends `event` (idempotent by its
+        `(source, provider_id)`) and removes the timer, as one unit. True when this call
+        appended it."""
+
+    @abstractmethod
+    async def next_timer_due(self) -> datetime | None:
+        """When the soonest armed timer falls due (for the timer loop's sleep, and metrics)."""
+
+    # --- outbox ----------------------------------------------------------------------------
+
+    @abstractmethod
+    async def claim_outbound(
+        self, owner: str, now: datetime, lease: timedelta, limit: int = 100
+    ) -> list[OutboxEntry]:
+        """Lease queued entries due at or before `now` (and `sending` ones whose lease
+        expired), oldest first; they become `sending`."""
+
+    @abstractmethod
+    async def mark_outbound(
+        self,
+        key: str,
+        status: OutboxStatus,
+        now: datetime,
+        *,
+        provider_id: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Record a status change (and the provider's message id), appended to the history."""
+
+    @abstractmethod
+    async def get_outbound(self, key: str) -> OutboxEntry | None: ...
+
+    @abstractmethod
+    async def find_outbound_by_provider_id(self, provider_id: str) -> OutboxEntry | None: ...
+
+    @abstractmethod
+    async def outbox_depth(self) -> dict[OutboxStatus, int]:
+        """How many entries are in each status (statuses with none are left out)."""
+
+    # --- history ---------------------------------------------------------------------------
+
+    @abstractmethod
+    async def history(self, conversation_id: str, limit: int = 1000) -> list[HistoryEntry]:
+        """A conversation's transcript, oldest first."""

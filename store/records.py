@@ -1,0 +1,176 @@
+"""What the store keeps, as plain typed records (JSON-able values inside).
+
+The store knows nothing of flows: a conversation's state is kept as the fields the runtime
+gives it (state name, variables, the choice map as JSON...), so that `store/` imports only
+`messaging/`, as DESIGN.md's house requires.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class ConversationStatus(StrEnum):
+    ACTIVE = "active"
+    HANDED_OFF = "handed_off"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class FlowVersion:
+    """One version of a flow file, by the SHA-256 of its text."""
+
+    content_hash: str
+    flow_id: str
+    source: str
+    path: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    bot_id: str
+    phone: str
+    """E.164."""
+    flow_id: str
+    flow_hash: str
+    state: str
+    vars: dict[str, Any]
+    choices: list[dict[str, Any]]
+    """The SMS choice map in force, as `messaging.ChoiceMap.model_dump()["choices"]`."""
+    status: ConversationStatus
+    attempts: int
+    epoch: int
+    contact: dict[str, Any]
+    channel: str
+    version: int
+    """Bumped by every write; writes compare-and-set on it."""
+    last_inbox_seq: int
+    """The last inbox entry applied: a replayed entry at or below it is already done."""
+    created_at: datetime
+    updated_at: datetime
+
+
+class InboxSource(StrEnum):
+    START = "start"  # a conversation started from code or the admin API
+    RBM = "rbm"
+    SMSMODE = "smsmode"
+    TIMER = "timer"  # a durable timer fell due
+    SIMULATOR = "simulator"
+
+
+@dataclass(frozen=True, slots=True)
+class NewInbound:
+    """An event to append to a conversation's inbox."""
+
+    source: InboxSource
+    provider_id: str
+    """Unique per source: the provider's message id, the timer id, the caller's start key."""
+    bot_id: str
+    phone: str
+    event: dict[str, Any]
+    """The runtime's JSON form of the event (start, inbound message, timer)."""
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InboxEntry:
+    seq: int
+    """Arrival order across the whole store; a conversation's events run in this order."""
+    source: InboxSource
+    provider_id: str
+    bot_id: str
+    phone: str
+    event: dict[str, Any]
+    received_at: datetime
+    done: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A conversation leased to one worker, with the next event to handle."""
+
+    bot_id: str
+    phone: str
+    owner: str
+    lease_until: datetime
+    entry: InboxEntry
+
+
+class OutboxStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class NewOutbound:
+    key: str
+    """`{inbox seq}:{index}` style key derived from the event that produced it: a replay of
+    the same event produces the same keys, and the store keeps the first."""
+    content: dict[str, Any]
+    channel: str
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    key: str
+    conversation_id: str
+    bot_id: str
+    phone: str
+    content: dict[str, Any]
+    channel: str
+    status: OutboxStatus
+    due_at: datetime
+    created_at: datetime
+    attempts: int = 0
+    provider_id: str | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    """Status changes, oldest first: `{"at": iso, "status": ..., "detail": ...}`."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimerRecord:
+    id: str
+    """Unique: `{conversation id}/{timer key}`; arming the same id twice keeps one timer."""
+    conversation_id: str
+    bot_id: str
+    phone: str
+    key: str
+    due_at: datetime
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One line of a conversation's transcript."""
+
+    key: str
+    """Unique; derived from the inbox seq or the outbox key, so a replay adds nothing."""
+    conversation_id: str
+    direction: Direction
+    body: dict[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TurnWrite:
+    """Everything one handled event changes, written as one unit by `Store.commit_turn`."""
+
+    conversation: Conversation
+    """The new conversation, its `version` one above the stored one (1 for a new one)."""
+    outbound: list[NewOutbound]
+    arm: list[TimerRecord]
+    cancel: list[str]
+    """Timer ids to cancel."""
+    history: list[HistoryEntry]
