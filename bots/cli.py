@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 
 from bots.chat import ChatOptions, run_chat
+from bots.cli_runtime import flows, serve
 from flows.graph import to_dot, to_mermaid
 from flows.problems import FlowError, Problem, Severity
 from flows.testing import CaseResult, FileResult, find_test_files, run_test_file
@@ -38,6 +39,10 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
 @click.version_option(package_name="causette")
 def main() -> None:
     """Causette: conversational bots on RCS and Time2Chat."""
+
+
+main.add_command(serve)
+main.add_command(flows)
 
 
 @main.command()

@@ -15,8 +15,9 @@ class StoreUrlError(ValueError):
 def store_from_url(url: str, *, base: Path | None = None) -> Store:
     """The store a URL names; a relative SQLite path is taken from `base` (the config's folder).
 
-    `sqlite:///var/lib/causette.db` is an absolute path, `sqlite:///./causette.db` or
-    `sqlite://causette.db` a relative one, `sqlite://:memory:` a private in-memory database.
+    `sqlite:///var/lib/causette.db` is an absolute path (three slashes: the path starts with
+    one), `sqlite://causette.db` a relative one, `sqlite://:memory:` a private in-memory
+    database.
     """
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":

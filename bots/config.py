@@ -1,0 +1,371 @@
+"""The `bots.yaml` configuration: store, time zone, worker tuning and the bots, each with its flow.
+
+```yaml
+store: sqlite:///var/lib/causette/causette.db   # or mongodb://host/db?replicaSet=rs0
+timezone: Europe/Paris
+bots:
+  - id: appointment
+    flow: flows/appointment.yaml
+```
+
+The file is read with the flow tooling (YAML 1.2, duplicate keys reported, a position on every
+node), so each problem reads `path:line:column: field: message`, and every problem is reported,
+not just the first. Unknown keys are errors. Relative paths (flow files, a SQLite database)
+are taken from the config file's folder and kept resolved. Secrets never sit in the file: a
+field whose name ends in `_env` names an environment variable, checked when the file loads.
+
+Growing the file (provider credentials, a bot's RCS agent, 09 number or SMS sender) is one
+model plus one field: unknown-key hints, secret checks and positions follow the models.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, cast, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from flows.durations import parse_duration
+from flows.loader import LineDict, LineList, dotted, key_position, load_yaml, walk
+from flows.problems import Problem
+from flows.validation import problem_from_error
+
+DEFAULT_STORE = "sqlite://causette.db"
+"""A SQLite file next to the config file (`sqlite://` + a relative path)."""
+
+DEFAULT_TIMEZONE = ZoneInfo("Europe/Paris")
+
+_BOT_ID = re.compile(r"^[a-z0-9_-]+$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DUPLICATE_BOT_ID = "duplicate_bot_id"
+
+Loc = tuple[str | int, ...]
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; `problems` lists every problem found, in file order."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: list[Problem] = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems) or "invalid configuration")
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """A field's place in the config file, for problems found after loading."""
+
+    path: str
+    line: int
+    column: int
+    field: str
+
+    def problem(self, message: str) -> Problem:
+        """`path:line:column: field: message`."""
+        return Problem(self.path, self.line, self.column, f"{self.field}: {message}")
+
+
+def require_env(environ: Mapping[str, str], variable: str, where: Where) -> str:
+    """The value of a secret's environment variable; `ConfigError` at `where` if unset or empty."""
+    value = environ.get(variable)
+    if value:
+        return value
+    state = "is not set" if value is None else "is empty"
+    raise ConfigError([where.problem(f"environment variable `{variable}` {state}")])
+
+
+def _base(info: ValidationInfo) -> Path:
+    """The folder relative paths start from: the config file's, else the working directory."""
+    context = info.context if isinstance(info.context, dict) else {}
+    base = context.get("base")
+    return base if isinstance(base, Path) else Path.cwd()
+
+
+def _duration(value: object) -> object:
+    if isinstance(value, timedelta):
+        return value
+    # parse_duration names a value of the wrong type in its own error message.
+    return parse_duration(cast(str, value))
+
+
+def _zone(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    message = f"unknown time zone `{value}`"
+    close = difflib.get_close_matches(value, sorted(available_timezones()), n=1)
+    raise ValueError(message + (f" (did you mean `{close[0]}`?)" if close else ""))
+
+
+def _bot_id(value: str) -> str:
+    if not _BOT_ID.match(value):
+        raise ValueError(f"`{value}` is not a bot id: use only a-z, 0-9, `_` and `-`")
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"`{value}` is not an environment variable name")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+"""`30s`, `10m`, `1h30m`, as flows write durations."""
+
+TimeZone = Annotated[ZoneInfo, BeforeValidator(_zone)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WorkerSettings(_Model):
+    """How the conversation worker claims and runs turns."""
+
+    concurrency: Annotated[int, Field(strict=True, ge=1)] = 16
+    """Conversations in flight at once, per process."""
+    lease: Duration = timedelta(seconds=30)
+    """How long a claimed conversation stays ours without renewal."""
+    poll: Duration = timedelta(seconds=1)
+    """The pause between looks at an empty inbox."""
+
+
+class BotSettings(_Model):
+    """One bot: its id, its flow file, and the environment variables its flow may read."""
+
+    id: Annotated[str, AfterValidator(_bot_id)]
+    flow: Path
+    """The flow file, relative to the config file's folder; kept absolute."""
+    env_allow: list[Annotated[str, AfterValidator(_env_name)]] = Field(default_factory=list)
+    """Names a flow may read as `env.NAME`; nothing else of the environment reaches it."""
+
+    @field_validator("flow")
+    @classmethod
+    def _flow_file(cls, flow: Path, info: ValidationInfo) -> Path:
+        path = _base(info) / flow
+        if path.is_dir():
+            raise ValueError(f"{path} is a folder, not a flow file")
+        if not path.is_file():
+            raise ValueError(f"flow file {path} not found")
+        return path
+
+    def env(self, environ: Mapping[str, str]) -> dict[str, str]:
+        """The allowed variables that are set, for the flow's `env`."""
+        return {name: environ[name] for name in self.env_allow if name in environ}
+
+
+class Settings(_Model):
+    """The whole `bots.yaml`."""
+
+    store: str = Field(default=DEFAULT_STORE, validate_default=True)
+    """The store URL, a relative SQLite path already resolved against the config's folder."""
+    timezone: TimeZone = DEFAULT_TIMEZONE
+    bots: list[BotSettings]
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+
+    _source: tuple[str, Any] | None = PrivateAttr(default=None)
+
+    @field_validator("store")
+    @classmethod
+    def _store_url(cls, url: str, info: ValidationInfo) -> str:
+        return _resolve_store(url, _base(info))
+
+    @field_validator("bots")
+    @classmethod
+    def _bots(cls, bots: list[BotSettings]) -> list[BotSettings]:
+        if not bots:
+            raise ValueError("at least one bot is needed")
+        for index, bot_id, first in _duplicates(enumerate(bot.id for bot in bots)):
+            raise PydanticCustomError(
+                _DUPLICATE_BOT_ID,
+                "duplicate bot id `{bot_id}` at bots[{index}] (first at bots[{first}])",
+                {"index": index, "bot_id": bot_id, "first": first},
+            )
+        return bots
+
+    def bot(self, bot_id: str) -> BotSettings:
+        """The bot with this id; `KeyError` naming the known ids otherwise."""
+        for bot in self.bots:
+            if bot.id == bot_id:
+                return bot
+        known = ", ".join(bot.id for bot in self.bots)
+        raise KeyError(f"no bot `{bot_id}` in the configuration (known: {known})")
+
+    def where(self, *loc: str | int) -> Where:
+        """Where a field (`where("bots", 0, "flow")`) stands in the file it was loaded from.
+
+        A field the file leaves out points at its closest written parent.
+        """
+        if self._source is None:
+            return Where("<settings>", 1, 1, dotted(loc))
+        path, raw = self._source
+        line, column = walk(raw, loc)[0]
+        return Where(path, line, column, dotted(loc))
+
+
+def load_settings(path: Path, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Read and check a `bots.yaml`; `ConfigError` lists every problem.
+
+    Every environment variable that a `*_env` field names must be set in `environ`.
+    """
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([Problem(name, 1, 1, f"cannot read the config file: {error}")]) from None
+    raw, problems = load_yaml(text, name)
+    if raw is None and not problems:
+        problems.append(Problem(name, 1, 1, "the file is empty; a config needs at least `bots`"))
+    elif raw is not None and not isinstance(raw, LineDict):
+        problems.append(Problem(name, 1, 1, "a config file must be a mapping of keys"))
+    if problems and not isinstance(raw, LineDict):
+        raise ConfigError(problems)
+    problems.extend(_duplicate_id_problems(name, raw))
+    base = Path(path).absolute().parent
+    try:
+        settings = Settings.model_validate(raw, context={"base": base})
+    except ValidationError as error:
+        problems.extend(
+            _problem(name, raw, detail)
+            for detail in error.errors()
+            if detail["type"] != _DUPLICATE_BOT_ID  # reported from the file, with its line
+        )
+        raise ConfigError(problems) from None
+    settings._source = (name, raw)
+    problems.extend(_secret_problems(settings, settings, (), environ))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _resolve_store(url: str, base: Path) -> str:
+    if url.startswith(("mongodb://", "mongodb+srv://")):
+        return url
+    if not url.startswith("sqlite://"):
+        raise ValueError(
+            f"unknown store URL `{url}`: use sqlite:///absolute/path.db, "
+            "sqlite://path/next/to/config.db or mongodb://host/db"
+        )
+    target = url.removeprefix("sqlite://")
+    if target in (":memory:", "/:memory:"):
+        return url
+    if target.startswith("/./"):  # store.url documents it as relative, like `sqlite://x.db`
+        target = target[3:]
+    if target in ("", "/") or target.endswith("/"):
+        raise ValueError(f"store URL `{url}` names no database file")
+    database = Path(target)
+    return url if database.is_absolute() else f"sqlite://{base / database}"
+
+
+def _duplicates(ids: Iterable[tuple[int, object]]) -> Iterator[tuple[int, object, int]]:
+    """(index, id, index of its first use) for every repeated id."""
+    first: dict[object, int] = {}
+    for index, bot_id in ids:
+        if bot_id in first:
+            yield index, bot_id, first[bot_id]
+        else:
+            first[bot_id] = index
+
+
+def _duplicate_id_problems(path: str, raw: LineDict) -> Iterator[Problem]:
+    """Repeated bot ids, read from the file so that they show even beside other errors."""
+    bots = raw.get("bots")
+    if not isinstance(bots, LineList):
+        return
+    ids = [
+        (index, bot["id"])
+        for index, bot in enumerate(bots)
+        if isinstance(bot, LineDict) and isinstance(bot.get("id"), str)
+    ]
+    for index, bot_id, first in _duplicates(ids):
+        line, column = bots[index].pos["id"]
+        first_line = bots[first].pos["id"][0]
+        message = f"bots[{index}].id: duplicate bot id `{bot_id}` (first at line {first_line})"
+        yield Problem(path, line, column, message)
+
+
+def _problem(path: str, raw: LineDict, detail: ErrorDetails) -> Problem:
+    """`flows.validation.problem_from_error`, with hints and words for the config's keys."""
+    loc = tuple(detail["loc"])
+    if detail["type"] == "extra_forbidden":
+        line, column = key_position(raw, loc)
+        where = dotted(walk(raw, loc[:-1])[1])
+        message = f"unknown key `{loc[-1]}`"
+        model = _model_at(loc[:-1])
+        known = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        if close:
+            message += f" (did you mean `{close[0]}`?)"
+        return Problem(path, line, column, f"{where}: {message}" if where else message)
+    if detail["type"] == "model_type":
+        # pydantic's wording names the Python class; a YAML author wrote something else.
+        given = detail["input"]
+        detail = detail.copy()
+        detail["msg"] = "expected keys and values, not " + (
+            "a list" if isinstance(given, list) else f"`{given}`"
+        )
+    return problem_from_error(path, raw, detail)
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The model that validates the mapping at `loc` (list indexes skipped)."""
+    model: type[BaseModel] = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        inner = _inner_model(field.annotation) if field else None
+        if inner is None:
+            return None
+        model = inner
+    return model
+
+
+def _inner_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _inner_model(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _secret_problems(
+    settings: Settings, model: BaseModel, loc: Loc, environ: Mapping[str, str]
+) -> Iterator[Problem]:
+    """A problem for each `*_env` field, at any depth, whose variable is not set."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        here = (*loc, name)
+        if name.endswith("_env") and isinstance(value, str):
+            try:
+                require_env(environ, value, settings.where(*here))
+            except ConfigError as error:
+                yield from error.problems
+        elif isinstance(value, BaseModel):
+            yield from _secret_problems(settings, value, here, environ)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    yield from _secret_problems(settings, item, (*here, index), environ)

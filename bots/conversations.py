@@ -1,0 +1,135 @@
+"""Between the engine's vocabulary and the store's records: snapshots, events, outcomes.
+
+The store keeps JSON-able records and knows nothing of flows; the engine works on `Snapshot`
+and events. This module is the only place that translates, so both sides stay ignorant of
+each other (DESIGN.md: `store/` imports only `messaging/`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from flows.conversation import Event, Received, Snapshot, Start, Status, StepResult, TimerFired
+from messaging.choices import ChoiceMap
+from messaging.content import Content
+from messaging.inbound import Inbound
+from store.records import (
+    Conversation,
+    ConversationStatus,
+    Direction,
+    HistoryEntry,
+    InboxEntry,
+    NewOutbound,
+    TimerRecord,
+    TurnWrite,
+)
+
+INBOUND: TypeAdapter[Inbound] = TypeAdapter(Inbound)
+
+
+def start_event(contact: dict[str, Any], variables: dict[str, Any], channel: str) -> dict[str, Any]:
+    return {"kind": "start", "contact": contact, "vars": variables, "channel": channel}
+
+
+def inbound_event(message: Inbound) -> dict[str, Any]:
+    return {"kind": "inbound", "message": message.model_dump(mode="json")}
+
+
+def timer_event(conversation_id: str, key: str) -> dict[str, Any]:
+    return {"kind": "timer", "conversation_id": conversation_id, "key": key}
+
+
+def engine_event(entry: InboxEntry) -> Event:
+    """The engine event an inbox entry stands for; ValueError for a malformed one."""
+    kind = entry.event.get("kind")
+    if kind == "start":
+        return Start()
+    if kind == "inbound":
+        return Received(INBOUND.validate_python(entry.event["message"]))
+    if kind == "timer":
+        return TimerFired(str(entry.event["key"]))
+    raise ValueError(f"inbox entry {entry.seq} has an unknown event kind {kind!r}")
+
+
+def snapshot_of(conversation: Conversation) -> Snapshot:
+    return Snapshot(
+        state=conversation.state,
+        vars=dict(conversation.vars),
+        choices=ChoiceMap.model_validate({"choices": conversation.choices}),
+        status=Status(conversation.status.value),
+        attempts=conversation.attempts,
+        epoch=conversation.epoch,
+    )
+
+
+def with_snapshot(
+    conversation: Conversation, snapshot: Snapshot, *, seq: int, now: datetime
+) -> Conversation:
+    """The conversation after a turn: the new snapshot, version bumped, `seq` applied."""
+    return replace(
+        conversation,
+        state=snapshot.state,
+        vars=dict(snapshot.vars),
+        choices=snapshot.choices.model_dump(mode="json")["choices"],
+        status=ConversationStatus(snapshot.status.value),
+        attempts=snapshot.attempts,
+        epoch=snapshot.epoch,
+        version=conversation.version + 1,
+        last_inbox_seq=seq,
+        updated_at=now,
+    )
+
+
+def turn_write(
+    before: Conversation,
+    after: Conversation,
+    entry: InboxEntry,
+    results: list[StepResult],
+    now: datetime,
+) -> TurnWrite:
+    """Everything a handled entry changes. Keys derive from the entry's `seq`, so a replay of
+    the same entry writes the same keys and the store keeps the first."""
+    contents: list[Content] = [content for result in results for content in result.messages]
+    outbound = [
+        NewOutbound(
+            key=f"{entry.seq}:{index}",
+            content=content.model_dump(mode="json", exclude_unset=True),
+            channel=after.channel,
+            due_at=now,
+        )
+        for index, content in enumerate(contents)
+    ]
+    history = [
+        HistoryEntry(f"in:{entry.seq}", after.id, Direction.IN, entry.event, entry.received_at)
+    ]
+    history.extend(
+        HistoryEntry(f"out:{item.key}", after.id, Direction.OUT, item.content, now)
+        for item in outbound
+    )
+    armed: dict[str, datetime] = {}
+    cancelled: set[str] = set()
+    for result in results:  # in order: a later step may re-arm what an earlier one cancelled
+        for key in result.cancel:
+            armed.pop(key, None)
+            cancelled.add(key)
+        for timer in result.arm:
+            armed[timer.key] = timer.due
+            cancelled.discard(timer.key)
+    return TurnWrite(
+        conversation=after,
+        outbound=outbound,
+        arm=[
+            TimerRecord(timer_id(after.id, key), after.id, after.bot_id, after.phone, key, due)
+            for key, due in armed.items()
+        ],
+        cancel=[timer_id(before.id, key) for key in sorted(cancelled)],
+        history=history,
+    )
+
+
+def timer_id(conversation_id: str, key: str) -> str:
+    return f"{conversation_id}/{key}"

@@ -1,0 +1,151 @@
+"""One process's runtime: the store, the flow versions, the worker, the timers, the outbox.
+
+`causette serve` runs it in an aiohttp app; tests drive it step by step with a fake clock
+(`run_until_idle`), so that no test sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bots.conversations import inbound_event, start_event
+from bots.flow_versions import FlowVersions
+from bots.outbox import Dispatcher, Sender
+from bots.timers import TimerFirer
+from bots.worker import BotProfile, Worker
+from flows.conversation import HttpCaller
+from messaging.clock import Clock
+from messaging.inbound import Inbound
+from messaging.phone import Phone
+from store.base import Store
+from store.records import InboxEntry, InboxSource, NewInbound
+
+
+@dataclass(frozen=True, slots=True)
+class Tuning:
+    concurrency: int = 16
+    """Conversations handled at once by this process."""
+    lease: timedelta = timedelta(seconds=30)
+    poll: timedelta = timedelta(seconds=1)
+
+
+def process_owner() -> str:
+    """A name for this process in leases: host and pid, unique among live workers."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Runtime:
+    def __init__(
+        self,
+        store: Store,
+        bots: Mapping[str, BotProfile],
+        flow_files: Mapping[str, Path],
+        *,
+        clock: Clock,
+        sender: Sender,
+        http: HttpCaller | None = None,
+        tuning: Tuning | None = None,
+        owner: str | None = None,
+        on_turn: Callable[[float], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.tuning = tuning or Tuning()
+        owner = owner or process_owner()
+        self.flows = FlowVersions(store, clock)
+        self.flow_files = dict(flow_files)
+        self.worker = Worker(
+            store,
+            self.flows,
+            bots,
+            clock=clock,
+            owner=owner,
+            lease=self.tuning.lease,
+            http=http,
+            on_turn=on_turn,
+        )
+        self.timers = TimerFirer(store, clock)
+        self.dispatcher = Dispatcher(store, sender, clock, owner=owner, lease=self.tuning.lease)
+        self._inbox_wake = asyncio.Event()
+
+    async def open(self) -> None:
+        """Open the store and compile every bot's flow (`FlowError` lists every problem)."""
+        await self.store.open()
+        try:
+            await self.flows.load(self.flow_files)
+        except BaseException:
+            await self.store.close()
+            raise
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def start_conversation(
+        self,
+        bot_id: str,
+        phone: str,
+        *,
+        key: str,
+        contact: Mapping[str, Any] | None = None,
+        variables: Mapping[str, Any] | None = None,
+        channel: str | None = None,
+    ) -> tuple[InboxEntry, bool]:
+        """Ask for a conversation to start; the same `key` twice starts it once."""
+        event = start_event(dict(contact or {}), dict(variables or {}), channel or "")
+        return await self._append(InboxSource.START, key, bot_id, phone, event)
+
+    async def receive(
+        self, bot_id: str, phone: str, message: Inbound, *, source: InboxSource, provider_id: str
+    ) -> tuple[InboxEntry, bool]:
+        """Store an inbound message durably; a provider's retry (same id) is stored once."""
+        return await self._append(source, provider_id, bot_id, phone, inbound_event(message))
+
+    async def _append(
+        self, source: InboxSource, provider_id: str, bot_id: str, phone: str, event: dict[str, Any]
+    ) -> tuple[InboxEntry, bool]:
+        inbound = NewInbound(
+            source, provider_id, bot_id, Phone(phone).e164, event, self.clock.now()
+        )
+        entry, new = await self.store.append_inbound(inbound)
+        self._inbox_wake.set()
+        return entry, new
+
+    async def run_until_idle(self) -> None:
+        """Fire due timers, handle every pending event and send every queued message, until
+        nothing is left to do at the clock's current time (tests, batch runs)."""
+        while True:
+            fired = await self.timers.fire_due()
+            handled = await self.worker.drain()
+            sent = await self.dispatcher.dispatch_due()
+            if not (fired or handled or sent):
+                return
+
+    async def _wake_all_on(self, stop: asyncio.Event) -> None:
+        """Idle loops wait on their wake events: wake them all at stop, so shutdown is quick."""
+        await stop.wait()
+        self._inbox_wake.set()
+        self.worker.committed.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set: timers, `concurrency` workers, the dispatcher."""
+        poll = self.tuning.poll
+        tasks = [
+            asyncio.create_task(self.worker.run(stop, self._inbox_wake, poll))
+            for _ in range(self.tuning.concurrency)
+        ]
+        tasks.append(asyncio.create_task(self.timers.run(stop, self._inbox_wake, poll)))
+        tasks.append(asyncio.create_task(self.dispatcher.run(stop, self.worker.committed, poll)))
+        tasks.append(asyncio.create_task(self._wake_all_on(stop)))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)

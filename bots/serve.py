@@ -1,0 +1,116 @@
+"""`causette serve`: a runtime built from `bots.yaml`, in an aiohttp server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import timedelta
+from pathlib import Path
+
+from aiohttp import web
+
+from bots.app import RUNTIME, create_app
+from bots.config import Settings
+from bots.http import AiohttpCaller
+from bots.metrics import Metrics
+from bots.outbox import LoggingSender, Sender
+from bots.runtime import Runtime, Tuning
+from bots.worker import BotProfile
+from flows.conversation import HttpCaller
+from messaging.clock import Clock, SystemClock
+from store.url import store_from_url
+
+log = logging.getLogger(__name__)
+
+FLOW_WATCH_PERIOD = timedelta(seconds=2)
+
+
+def runtime_from_settings(
+    settings: Settings,
+    environ: Mapping[str, str],
+    *,
+    clock: Clock | None = None,
+    sender: Sender | None = None,
+    http: HttpCaller | None = None,
+    metrics: Metrics | None = None,
+) -> Runtime:
+    profiles = {
+        bot.id: BotProfile(bot.id, env=bot.env(environ), timezone=settings.timezone)
+        for bot in settings.bots
+    }
+    return Runtime(
+        store_from_url(settings.store),
+        profiles,
+        {bot.id: bot.flow for bot in settings.bots},
+        clock=clock or SystemClock(),
+        sender=sender or LoggingSender(),
+        http=http,
+        tuning=Tuning(
+            concurrency=settings.worker.concurrency,
+            lease=settings.worker.lease,
+            poll=settings.worker.poll,
+        ),
+        on_turn=metrics.observe_turn if metrics else None,
+    )
+
+
+def serve(settings: Settings, environ: Mapping[str, str], host: str, port: int) -> None:
+    """Run until SIGINT/SIGTERM; SIGHUP (or a changed flow file) reloads the flows."""
+
+    async def application() -> web.Application:
+        metrics = Metrics()
+        caller = AiohttpCaller()
+        await caller.__aenter__()
+        runtime = runtime_from_settings(settings, environ, http=caller, metrics=metrics)
+        app = create_app(runtime, metrics)
+        app.cleanup_ctx.append(_watch_flows)
+
+        async def close_caller(_: web.Application) -> None:
+            await caller.__aexit__(None, None, None)
+
+        app.on_cleanup.append(close_caller)
+        return app
+
+    web.run_app(application(), host=host, port=port, access_log=None, print=None)
+
+
+async def _watch_flows(app: web.Application) -> AsyncIterator[None]:
+    """Reload flows on SIGHUP and when a flow file's modification time changes."""
+    runtime = app[RUNTIME]
+    reload = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGHUP, reload.set)
+    task = asyncio.create_task(_reload_loop(runtime, reload))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGHUP)
+
+
+async def _reload_loop(runtime: Runtime, reload: asyncio.Event) -> None:
+    seen = _mtimes(runtime.flow_files.values())
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(reload.wait(), FLOW_WATCH_PERIOD.total_seconds())
+        now = _mtimes(runtime.flow_files.values())
+        if reload.is_set() or now != seen:
+            reload.clear()
+            seen = now
+            for change in await runtime.flows.reload():
+                log.info("bot %s: flow version %s", change.bot_id, change.new_hash[:12])
+
+
+def _mtimes(paths: Iterable[Path]) -> dict[Path, float]:
+    result = {}
+    for path in paths:
+        with contextlib.suppress(OSError):
+            result[path] = path.stat().st_mtime
+    return result

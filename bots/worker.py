@@ -1,0 +1,218 @@
+"""The conversation worker: claim a conversation's next event, run the turn, commit it.
+
+Events of one conversation are handled one at a time in arrival order, across every process
+sharing the store: a worker holds the conversation's lease (`Store.claim`) from reading the
+event to committing its outcome. Different conversations run concurrently, up to a bound.
+The engine never sends anything: a turn's messages become outbox entries in the same write
+as the conversation, and the dispatcher sends them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bots.conversations import engine_event, snapshot_of, turn_write, with_snapshot
+from bots.flow_versions import FlowVersions, UnknownFlowVersion
+from flows.compiler import CompiledFlow
+from flows.conversation import (
+    PARIS,
+    Event,
+    FlowRuntimeError,
+    HttpCaller,
+    Snapshot,
+    Start,
+    StepResult,
+    TurnContext,
+)
+from flows.engine import new_snapshot, step
+from messaging.channel import Channel
+from messaging.clock import Clock
+from messaging.phone import Phone
+from store.base import LeaseLost, Store, VersionConflict
+from store.records import Claim, Conversation, ConversationStatus, TurnWrite
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class BotProfile:
+    """What a turn needs to know about its bot."""
+
+    id: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    channel: Channel = Channel.RCS
+    """The channel a conversation starts on when its start event names none."""
+    timezone: ZoneInfo = PARIS
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        flows: FlowVersions,
+        bots: Mapping[str, BotProfile],
+        *,
+        clock: Clock,
+        owner: str,
+        lease: timedelta = timedelta(seconds=30),
+        http: HttpCaller | None = None,
+        on_turn: Callable[[float], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.on_turn = on_turn
+        """Called with each committed turn's duration in seconds (metrics)."""
+        self.committed = asyncio.Event()
+        """Set after each commit: the dispatcher has new messages to send."""
+        self.flows = flows
+        self.bots = bots
+        self.clock = clock
+        self.owner = owner
+        self.lease = lease
+        self.http = http
+        self.turns = 0
+
+    async def handle_next(self) -> bool:
+        """Handle one pending event; False when there was none to claim."""
+        claim = await self.store.claim(self.owner, self.clock.now(), self.lease)
+        if claim is None:
+            return False
+        try:
+            await self._handle(claim)
+        except (LeaseLost, VersionConflict) as error:
+            # Another worker owns the conversation now, or it changed under us (a migration):
+            # the event is still pending and will be handled again from the stored state.
+            log.warning("turn of seq %s dropped: %s", claim.entry.seq, error)
+        except BaseException:
+            await self.store.release(claim)
+            raise
+        return True
+
+    async def drain(self) -> int:
+        """Handle events until none is pending (tests and batch runs); returns how many."""
+        handled = 0
+        while await self.handle_next():
+            handled += 1
+        return handled
+
+    async def run(self, stop: asyncio.Event, wake: asyncio.Event, poll: timedelta) -> None:
+        """Handle events until `stop` is set; sleep up to `poll` (or until `wake`) when idle."""
+        while not stop.is_set():
+            if await self.handle_next():
+                continue
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), poll.total_seconds())
+
+    async def _handle(self, claim: Claim) -> None:
+        started = time.perf_counter()
+        entry = claim.entry
+        now = self.clock.now()
+        conversation = await self.store.get_conversation(entry.bot_id, entry.phone)
+        reason = self._reason_to_skip(claim, conversation)
+        if reason is None:
+            try:
+                write = await self._turn(claim, conversation)
+            except (FlowRuntimeError, UnknownFlowVersion, ValueError) as error:
+                # The event cannot be handled: consumed, so that the conversation's next
+                # events are not blocked behind it for ever.
+                reason = f"turn failed: {error}"
+            else:
+                await self.store.commit_turn(claim, write, now)
+                self.turns += 1
+                self.committed.set()
+                if self.on_turn is not None:
+                    self.on_turn(time.perf_counter() - started)
+                return
+        log.warning("inbox seq %s of bot %s skipped: %s", entry.seq, entry.bot_id, reason)
+        await self.store.skip(claim, now)
+
+    async def _turn(self, claim: Claim, conversation: Conversation | None) -> TurnWrite:
+        entry = claim.entry
+        event: Event | None = engine_event(entry)
+        profile = self.bots[entry.bot_id]
+        results: list[StepResult] = []
+        if conversation is None:
+            flow = self.flows.current(entry.bot_id)
+            conversation = self._new_conversation(claim, flow, profile)
+            snapshot = new_snapshot(flow, conversation.vars)
+            # A message from someone not in conversation starts one, then is read by it.
+            event = None if isinstance(event, Start) else event
+            results.append(await self._step(flow, snapshot, Start(), conversation, profile))
+            snapshot = results[-1].snapshot
+        else:
+            flow = await self.flows.get(conversation.flow_hash)
+            snapshot = snapshot_of(conversation)
+        if event is not None:
+            results.append(await self._step(flow, snapshot, event, conversation, profile))
+            snapshot = results[-1].snapshot
+        now = self.clock.now()
+        after = with_snapshot(conversation, snapshot, seq=entry.seq, now=now)
+        return turn_write(conversation, after, entry, results, now)
+
+    def _reason_to_skip(self, claim: Claim, conversation: Conversation | None) -> str | None:
+        entry = claim.entry
+        kind = entry.event.get("kind")
+        if entry.bot_id not in self.bots:
+            return f"bot {entry.bot_id!r} is not configured here"
+        if conversation is not None and entry.seq <= conversation.last_inbox_seq:
+            return "already applied (a replay after a crash)"
+        if kind == "timer" and (
+            conversation is None or entry.event.get("conversation_id") != conversation.id
+        ):
+            return "timer of a conversation that is over"
+        if kind == "start" and conversation is not None:
+            return f"{Phone(entry.phone).masked} is already in conversation {conversation.id}"
+        return None
+
+    def _new_conversation(
+        self, claim: Claim, flow: CompiledFlow, profile: BotProfile
+    ) -> Conversation:
+        entry = claim.entry
+        start: dict[str, Any] = entry.event if entry.event.get("kind") == "start" else {}
+        variables = {**flow.flow.vars, **start.get("vars", {})}
+        now = self.clock.now()
+        return Conversation(
+            # Derived from the event, not random: a replay after a crash names the same one.
+            id=f"{entry.bot_id}-{entry.seq}",
+            bot_id=entry.bot_id,
+            phone=entry.phone,
+            flow_id=flow.id,
+            flow_hash=flow.content_hash,
+            state=flow.start,
+            vars=variables,
+            choices=[],
+            status=ConversationStatus.ACTIVE,
+            attempts=0,
+            epoch=0,
+            contact={"phone": entry.phone, **start.get("contact", {})},
+            channel=str(start.get("channel") or profile.channel),
+            version=0,
+            last_inbox_seq=0,
+            created_at=now,
+            updated_at=now,
+        )
+
+    async def _step(
+        self,
+        flow: CompiledFlow,
+        snapshot: Snapshot,
+        event: Event,
+        conversation: Conversation,
+        profile: BotProfile,
+    ) -> StepResult:
+        context = TurnContext(
+            contact=conversation.contact,
+            channel=Channel(conversation.channel),
+            bot={"id": profile.id},
+            env=profile.env,
+            timezone=profile.timezone,
+        )
+        return await step(flow, snapshot, event, context=context, clock=self.clock, http=self.http)

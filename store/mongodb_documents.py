@@ -1,0 +1,334 @@
+"""The MongoDB store's collections and indexes, and its documents: the conversions between
+them and the store's records.
+
+Times are BSON dates: UTC, millisecond precision (the client reads them back timezone-aware).
+Every time is cut to the millisecond on the way in, so that a record a method returns equals
+the one a later read returns. JSON-able dicts (events, contents, variables) are sub-documents.
+
+A natural key is the `_id` where a record has one (conversation id, outbox key, timer id,
+history key, flow hash), so that its uniqueness costs no second index; an inbox entry's `_id`
+is its `seq`, which `store/mongodb.py` allocates.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from store.records import (
+    Claim,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    FlowVersion,
+    HistoryEntry,
+    InboxEntry,
+    InboxSource,
+    NewInbound,
+    NewOutbound,
+    OutboxEntry,
+    OutboxStatus,
+    TimerRecord,
+)
+
+Doc = dict[str, Any]
+Collection = AsyncCollection[Doc]
+SEQ_COUNTER = "inbox"
+"""The `counters` document holding the last inbox seq appended."""
+
+
+def index_on(*keys: str, **options: Any) -> IndexModel:
+    return IndexModel([(key, ASCENDING) for key in keys], **options)
+
+
+@dataclass(frozen=True, slots=True)
+class Collections:
+    flow_versions: Collection
+    conversations: Collection
+    inbox: Collection
+    counters: Collection
+    leases: Collection
+    outbox: Collection
+    timers: Collection
+    history: Collection
+
+    @classmethod
+    def of(cls, db: AsyncDatabase[Doc]) -> Collections:
+        return cls(*(db[field.name] for field in fields(cls)))
+
+
+INDEXES: dict[str, list[IndexModel]] = {
+    "conversations": [
+        index_on("bot_id", "phone", unique=True, partialFilterExpression={"live": True}),
+        index_on("bot_id", "created_at"),
+    ],
+    "inbox": [
+        index_on("source", "provider_id", unique=True),
+        index_on("done", "_id"),
+        index_on("bot_id", "phone", "done", "_id"),
+    ],
+    "leases": [index_on("until")],
+    "outbox": [index_on("provider_id"), index_on("status", "due_at")],
+    "timers": [index_on("due_at", "_id")],
+    "history": [index_on("conversation_id", "at", "turn", "position")],
+}
+
+
+async def prepare(db: AsyncDatabase[Doc]) -> Collections:
+    """The store's collections, with their indexes and the seq counter made if missing."""
+    collections = Collections.of(db)
+    for name, indexes in INDEXES.items():
+        await getattr(collections, name).create_indexes(indexes)
+    await _ensure_counter(collections)
+    return collections
+
+
+async def _ensure_counter(c: Collections) -> None:
+    """Create the seq counter at the highest seq present (0 for an empty inbox)."""
+    last = await c.inbox.find_one({}, {"_id": 1}, sort=[("_id", -1)])
+    start = 0 if last is None else last["_id"]
+    with suppress(DuplicateKeyError):  # another process created it at the same moment
+        await c.counters.update_one({"_id": SEQ_COUNTER}, {"$max": {"seq": start}}, upsert=True)
+
+
+def insert_new(doc: Doc) -> UpdateOne:
+    """Insert `doc` unless its `_id` exists: keeps the first of equal keys without the
+    duplicate-key error that would abort a transaction."""
+    values = {name: value for name, value in doc.items() if name != "_id"}
+    return UpdateOne({"_id": doc["_id"]}, {"$setOnInsert": values}, upsert=True)
+
+
+def ms(moment: datetime) -> datetime:
+    """`moment` as a BSON date keeps it: UTC, cut to the millisecond."""
+    if moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: the store keeps timezone-aware times")
+    moment = moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def lease_id(bot_id: str, phone: str) -> str:
+    """One lease per conversation; the unit separator cannot occur in a bot id or a phone."""
+    return f"{bot_id}\x1f{phone}"
+
+
+def held_lease(claim: Claim) -> Doc:
+    """The lease document while `claim` holds it: its `lease_until` is its fencing token (a
+    later claim by the same owner, after this one expired, has another)."""
+    return {
+        "_id": lease_id(claim.bot_id, claim.phone),
+        "owner": claim.owner,
+        "until": ms(claim.lease_until),
+    }
+
+
+def flow_version_doc(version: FlowVersion) -> Doc:
+    v = version
+    return {
+        "_id": v.content_hash,
+        "flow_id": v.flow_id,
+        "source": v.source,
+        "path": v.path,
+        "created_at": ms(v.created_at),
+    }
+
+
+def flow_version_of(doc: Doc) -> FlowVersion:
+    return FlowVersion(
+        content_hash=doc["_id"],
+        flow_id=doc["flow_id"],
+        source=doc["source"],
+        path=doc["path"],
+        created_at=doc["created_at"],
+    )
+
+
+def conversation_doc(conversation: Conversation) -> Doc:
+    c = conversation
+    return {
+        "_id": c.id,
+        "bot_id": c.bot_id,
+        "phone": c.phone,
+        "flow_id": c.flow_id,
+        "flow_hash": c.flow_hash,
+        "state": c.state,
+        "vars": c.vars,
+        "choices": c.choices,
+        "status": c.status.value,
+        # The partial unique index keeps one live conversation per bot and phone; `$ne` is not
+        # allowed in a partialFilterExpression, an equality on a boolean is (and portable).
+        "live": c.status is not ConversationStatus.ENDED,
+        "attempts": c.attempts,
+        "epoch": c.epoch,
+        "contact": c.contact,
+        "channel": c.channel,
+        "version": c.version,
+        "last_inbox_seq": c.last_inbox_seq,
+        "created_at": ms(c.created_at),
+        "updated_at": ms(c.updated_at),
+    }
+
+
+def conversation_of(doc: Doc) -> Conversation:
+    return Conversation(
+        id=doc["_id"],
+        bot_id=doc["bot_id"],
+        phone=doc["phone"],
+        flow_id=doc["flow_id"],
+        flow_hash=doc["flow_hash"],
+        state=doc["state"],
+        vars=doc["vars"],
+        choices=doc["choices"],
+        status=ConversationStatus(doc["status"]),
+        attempts=doc["attempts"],
+        epoch=doc["epoch"],
+        contact=doc["contact"],
+        channel=doc["channel"],
+        version=doc["version"],
+        last_inbox_seq=doc["last_inbox_seq"],
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+    )
+
+
+def inbox_doc(seq: int, inbound: NewInbound) -> Doc:
+    i = inbound
+    return {
+        "_id": seq,
+        "conversation": lease_id(i.bot_id, i.phone),
+        "source": i.source.value,
+        "provider_id": i.provider_id,
+        "bot_id": i.bot_id,
+        "phone": i.phone,
+        "event": i.event,
+        "received_at": ms(i.received_at),
+        "done": False,
+    }
+
+
+def inbox_of(doc: Doc) -> InboxEntry:
+    return InboxEntry(
+        seq=doc["_id"],
+        source=InboxSource(doc["source"]),
+        provider_id=doc["provider_id"],
+        bot_id=doc["bot_id"],
+        phone=doc["phone"],
+        event=doc["event"],
+        received_at=doc["received_at"],
+        done=doc["done"],
+    )
+
+
+def outbound_doc(conversation: Conversation, item: NewOutbound, now: datetime) -> Doc:
+    return {
+        "_id": item.key,
+        "conversation_id": conversation.id,
+        "bot_id": conversation.bot_id,
+        "phone": conversation.phone,
+        "content": item.content,
+        "channel": item.channel,
+        "status": OutboxStatus.QUEUED.value,
+        "due_at": ms(item.due_at),
+        "created_at": ms(now),
+        "attempts": 0,
+        "provider_id": None,
+        "history": [],
+    }
+
+
+def outbound_ready(now: datetime) -> Doc:
+    """Outbound entries a dispatcher may take: queued and due, or sending on an expired lease."""
+    return {
+        "$or": [
+            {"status": OutboxStatus.QUEUED.value, "due_at": {"$lte": now}},
+            {"status": OutboxStatus.SENDING.value, "lease_until": {"$lte": now}},
+        ]
+    }
+
+
+def outbound_taken(owner: str, until: datetime) -> Doc:
+    return {
+        "$set": {"status": OutboxStatus.SENDING.value, "lease_owner": owner, "lease_until": until},
+        "$inc": {"attempts": 1},
+    }
+
+
+def outbound_marked(
+    status: OutboxStatus, now: datetime, provider_id: str | None, detail: str | None
+) -> Doc:
+    change = {"at": now.astimezone(UTC).isoformat(), "status": status.value, "detail": detail}
+    update: Doc = {"$set": {"status": status.value}, "$push": {"history": change}}
+    if provider_id is not None:
+        update["$set"]["provider_id"] = provider_id
+    return update
+
+
+def outbox_of(doc: Doc) -> OutboxEntry:
+    return OutboxEntry(
+        key=doc["_id"],
+        conversation_id=doc["conversation_id"],
+        bot_id=doc["bot_id"],
+        phone=doc["phone"],
+        content=doc["content"],
+        channel=doc["channel"],
+        status=OutboxStatus(doc["status"]),
+        due_at=doc["due_at"],
+        created_at=doc["created_at"],
+        attempts=doc["attempts"],
+        provider_id=doc["provider_id"],
+        history=doc["history"],
+    )
+
+
+def timer_doc(timer: TimerRecord) -> Doc:
+    t = timer
+    return {
+        "_id": t.id,
+        "conversation_id": t.conversation_id,
+        "bot_id": t.bot_id,
+        "phone": t.phone,
+        "key": t.key,
+        "due_at": ms(t.due_at),
+    }
+
+
+def timer_of(doc: Doc) -> TimerRecord:
+    return TimerRecord(
+        id=doc["_id"],
+        conversation_id=doc["conversation_id"],
+        bot_id=doc["bot_id"],
+        phone=doc["phone"],
+        key=doc["key"],
+        due_at=doc["due_at"],
+    )
+
+
+def history_doc(entry: HistoryEntry, turn: int, position: int) -> Doc:
+    """`turn` (the inbox seq) and `position` keep a turn's lines in the order written when
+    they share an instant, as SQLite's rowid does."""
+    h = entry
+    return {
+        "_id": h.key,
+        "conversation_id": h.conversation_id,
+        "direction": h.direction.value,
+        "body": h.body,
+        "at": ms(h.at),
+        "turn": turn,
+        "position": position,
+    }
+
+
+def history_of(doc: Doc) -> HistoryEntry:
+    return HistoryEntry(
+        key=doc["_id"],
+        conversation_id=doc["conversation_id"],
+        direction=Direction(doc["direction"]),
+        body=doc["body"],
+        at=doc["at"],
+    )
