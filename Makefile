@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck imports pytest conversations bench clean
+.PHONY: demo serve test install lint typecheck imports pytest conversations bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,9 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/causette chat examples/flows/appointment.yaml --contact first_name=Ana --var "date=12 décembre"
+
+serve: install
+	$(BIN)/causette serve --config examples/bots.yaml
 
 lint: install
 	$(BIN)/ruff check .
@@ -40,6 +43,7 @@ test: lint typecheck imports conversations pytest
 
 bench: install
 	$(BIN)/python benchmarks/flow_step.py
+	$(BIN)/python benchmarks/store.py --quick
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
