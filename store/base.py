@@ -40,7 +40,9 @@ class StoreError(Exception):
 
 
 class LeaseLost(StoreError):
-    """The claim expired and another worker may own the conversation: drop the turn."""
+    """The claim's lease is no longer this claim's (taken over after it expired, released, or
+    renewed into a newer claim): drop the turn. A lease that expired but that nobody took over
+    still counts as held."""
 
 
 class VersionConflict(StoreError):
@@ -48,7 +50,13 @@ class VersionConflict(StoreError):
 
 
 class Store(ABC):
-    """Persistence for the runtime. All times are timezone-aware UTC."""
+    """Persistence for the runtime.
+
+    All times are timezone-aware UTC; MongoDB keeps them to the millisecond, SQLite to the
+    microsecond. A lease ends at `lease_until` (expired once `now >= lease_until`) and is
+    identified by its owner and `lease_until` together, so a claim made stale by `renew`
+    is refused like a foreign one.
+    """
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -102,10 +110,11 @@ class Store(ABC):
 
     @abstractmethod
     async def update_conversation(self, conversation: Conversation) -> None:
-        """Replace a conversation outside a turn (a flow migration, a handoff release).
+        """Replace a stored conversation outside a turn (a flow migration, a handoff release).
 
         `conversation.version` must be the stored version plus one: `VersionConflict`
-        otherwise.
+        otherwise, and also when no such conversation is stored or the change would make a
+        second live conversation for the bot and phone.
         """
 
     # --- inbox -----------------------------------------------------------------------------
@@ -140,16 +149,18 @@ class Store(ABC):
 
         In one transaction (or an order that a crash anywhere can replay): the conversation
         is created (version 1) or replaced (compare-and-set on version, `VersionConflict`
-        otherwise) with `last_inbox_seq = claim.entry.seq`; outbound entries and history lines
-        are added, keeping the first of equal keys; timers are armed (same id: replaced) and
-        cancelled; the inbox entry is marked done. `LeaseLost` when the lease is no longer
-        this claim's: nothing is written then.
+        otherwise, also when creating a second live conversation for the bot and phone) with
+        `last_inbox_seq = claim.entry.seq`; outbound entries and history lines are added,
+        keeping the first of equal keys; timers are cancelled, then armed (same id: replaced;
+        an id in both lists ends armed); the inbox entry is marked done. `LeaseLost` when the
+        lease is no longer this claim's. After either error nothing is written; after a
+        `VersionConflict` the lease is still held, for the caller to release.
         """
 
     @abstractmethod
     async def skip(self, claim: Claim, now: datetime) -> None:
         """Mark the claimed entry done without other effect (an event already applied, or one
-        the runtime refuses), then release the lease."""
+        the runtime refuses), then release the lease; `LeaseLost` as for `commit_turn`."""
 
     @abstractmethod
     async def inbox_depth(self) -> int:
@@ -164,8 +175,8 @@ class Store(ABC):
     @abstractmethod
     async def fire_timer(self, timer: TimerRecord, event: NewInbound) -> bool:
         """Turn a due timer into an inbox event, once: appends `event` (idempotent by its
-        `(source, provider_id)`) and removes the timer, as one unit. True when this call
-        appended it."""
+        `(source, provider_id)`) and removes the timer if it is still due at the same time (a
+        timer re-armed meanwhile survives), as one unit. True when this call appended it."""
 
     @abstractmethod
     async def next_timer_due(self) -> datetime | None:
@@ -178,7 +189,8 @@ class Store(ABC):
         self, owner: str, now: datetime, lease: timedelta, limit: int = 100
     ) -> list[OutboxEntry]:
         """Lease queued entries due at or before `now` (and `sending` ones whose lease
-        expired), oldest first; they become `sending`."""
+        expired), oldest first; they become `sending` and their `attempts` grows by one (no
+        history line: `mark_outbound` writes those)."""
 
     @abstractmethod
     async def mark_outbound(
@@ -190,7 +202,13 @@ class Store(ABC):
         provider_id: str | None = None,
         detail: str | None = None,
     ) -> None:
-        """Record a status change (and the provider's message id), appended to the history."""
+        """Record a status change (and the provider's message id), appended to the history as
+        `{"at": iso, "status": ..., "detail": ... or None}`; `KeyError` for an unknown key.
+
+        It takes no owner: a dispatcher whose lease expired cannot tell that another took the
+        entry over. Until the fallback router adds fencing, sending relies on the provider's
+        dedupe of the message id derived from the outbox key.
+        """
 
     @abstractmethod
     async def get_outbound(self, key: str) -> OutboxEntry | None: ...
@@ -206,4 +224,5 @@ class Store(ABC):
 
     @abstractmethod
     async def history(self, conversation_id: str, limit: int = 1000) -> list[HistoryEntry]:
-        """A conversation's transcript, oldest first."""
+        """A conversation's transcript, oldest first (the oldest `limit` lines), in the order
+        written."""
