@@ -86,10 +86,10 @@ class Dispatcher:
 
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, poll: timedelta) -> None:
         while not stop.is_set():
+            wake.clear()
             try:
                 await self.dispatch_due()
-            except Exception:
+            except Exception:  # the store may be briefly unreachable: keep the loop alive
                 log.exception("dispatching the outbox failed; trying again")
-            wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), poll.total_seconds())

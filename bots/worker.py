@@ -86,10 +86,14 @@ class Worker:
             return False
         try:
             await self._handle(claim)
-        except (LeaseLost, VersionConflict) as error:
-            # Another worker owns the conversation now, or it changed under us (a migration):
-            # the event is still pending and will be handled again from the stored state.
+        except LeaseLost as error:
+            # Another worker took the conversation over: the event is its to handle.
             log.warning("turn of seq %s dropped: %s", claim.entry.seq, error)
+        except VersionConflict as error:
+            # The conversation changed under us (a migration): handle the event again, later,
+            # from the stored state.
+            log.warning("turn of seq %s dropped: %s", claim.entry.seq, error)
+            await self.store.release(claim)
         except BaseException:
             await self.store.release(claim)
             raise
@@ -105,9 +109,13 @@ class Worker:
     async def run(self, stop: asyncio.Event, wake: asyncio.Event, poll: timedelta) -> None:
         """Handle events until `stop` is set; sleep up to `poll` (or until `wake`) when idle."""
         while not stop.is_set():
-            if await self.handle_next():
-                continue
+            # Cleared before looking, so that an event appended meanwhile is not slept past.
             wake.clear()
+            try:
+                if await self.handle_next():
+                    continue
+            except Exception:  # the store may be briefly unreachable: keep the loop alive
+                log.exception("handling an event failed; trying again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), poll.total_seconds())
 
