@@ -96,7 +96,7 @@ def turn_write(
     contents: list[Content] = [content for result in results for content in result.messages]
     outbound = [
         NewOutbound(
-            key=f"{entry.seq}:{index}",
+            key=outbox_key(entry.seq, index),
             content=content.model_dump(mode="json", exclude_unset=True),
             channel=after.channel,
             due_at=now,
@@ -129,6 +129,15 @@ def turn_write(
         cancel=[timer_id(before.id, key) for key in sorted(cancelled)],
         history=history,
     )
+
+
+def outbox_key(seq: int, index: int) -> str:
+    """`000000000042:003`: the key of the 4th message produced by inbox entry 42.
+
+    Stores send a conversation's messages in key order when they share a due time, so the
+    numbers are padded: unpadded, `42:10` would go before `42:2`, and `100:0` before `99:0`.
+    """
+    return f"{seq:012d}:{index:03d}"
 
 
 def timer_id(conversation_id: str, key: str) -> str:

@@ -15,6 +15,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
+from bots.conversations import outbox_key
 from bots.runtime import Runtime
 from messaging.clock import FakeClock
 from messaging.inbound import InboundText
@@ -119,7 +120,7 @@ async def play(
     outbox = {}
     for seq in range(1, 64):
         for index in range(4):
-            entry = await survivor.store.get_outbound(f"{seq}:{index}")
+            entry = await survivor.store.get_outbound(outbox_key(seq, index))
             if entry is not None:
                 outbox[entry.key] = str(entry.content.get("text"))
     return outbox, writes

@@ -135,3 +135,23 @@ async def test_a_conversation_finishes_on_the_flow_version_it_started_with(
     by_phone = {(e.phone, str(e.content.get("text"))) for e in sender.sent}
     assert (PHONE, "C'est annulé.") in by_phone
     assert (other, "Rendez-vous annulé.") in by_phone
+
+
+async def test_a_turn_of_many_messages_is_sent_in_order(
+    make_runtime: RuntimeFactory, sender: RecordingSender, flow_file: Path
+) -> None:
+    says = "\n".join(f"      - m{n}" for n in range(12))
+    flow_file.write_text(
+        f"flow: rdv\nstart: talk\nstates:\n  talk:\n    say:\n{says}\n    end: true\n",
+        encoding="utf-8",
+    )
+    runtime = make_runtime()
+    await runtime.open()
+    for n in range(3):  # several turns at the same instant: key order is send order
+        await runtime.start_conversation("rdv", f"+3361234567{n}", key=f"k{n}")
+    await runtime.run_until_idle()
+    for n in range(3):
+        sent = [
+            t for e, t in zip(sender.sent, texts(sender), strict=True) if e.phone.endswith(f"{n}")
+        ]
+        assert sent == [f"m{i}" for i in range(12)]

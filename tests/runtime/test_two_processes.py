@@ -9,9 +9,9 @@ names); the workers are `tests/runtime/worker_process.py`, on the real clock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sys
-import textwrap
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +21,7 @@ from uuid import uuid4
 import pytest
 from pymongo import AsyncMongoClient
 
-from bots.conversations import inbound_event
+from bots.conversations import inbound_event, outbox_key
 from flows.validation import check_text
 from messaging.inbound import InboundText
 from store.mongodb import MongoStore
@@ -44,13 +44,17 @@ states:
       say: "{{ vars.n }}:{{ input.text }}"
   done: {say: Au revoir., end: true}
 """
-CONVERSATIONS = 20
-MESSAGES = 15
+CONVERSATIONS = 16
+MESSAGES = 12
 PHONES = [f"+336120000{n:02d}" for n in range(CONVERSATIONS)]
-DUPLICATES = {(0, 0), (3, 1), (7, 7), (19, 14)}
+DUPLICATES = {(0, 0), (3, 1), (7, 7), (15, 11)}
 """(conversation, message) pairs delivered a second time by the provider, right after the
-first delivery; every message of round 5 is also delivered again after round 10."""
-REDELIVERED_ROUND, REDELIVERED_AFTER = 5, 10
+first delivery; every message of round 4 is also delivered again after round 8."""
+REDELIVERED_ROUND, REDELIVERED_AFTER = 4, 8
+BACKLOG = 4 * CONVERSATIONS
+"""The workers start their loops once the first 4 rounds are stored: each conversation then
+has 4 events queued (they would handle each event as it comes otherwise, and the order of a
+queue would go untested); the other rounds arrive while they work."""
 WORKERS = ("worker-a", "worker-b")
 DEADLINE = 90.0
 """Seconds the whole scenario may take before the test fails (it takes a few)."""
@@ -81,7 +85,7 @@ def flow_file(tmp_path: Path) -> Path:
     assert flow is not None
     assert problems == []
     path = tmp_path / "echo.yaml"
-    path.write_text(textwrap.dedent(ECHO), encoding="utf-8")
+    path.write_text(ECHO, encoding="utf-8")
     return path
 
 
@@ -89,7 +93,9 @@ def flow_file(tmp_path: Path) -> Path:
 class Worker:
     name: str
     process: asyncio.subprocess.Process
-    output: asyncio.Task[tuple[bytes, bytes]] | None = None
+    output: asyncio.Future[tuple[bytes, bytes]] | None = None
+    """The rest of its stdout and its stderr, read in the background (a full pipe would
+    block it) once it said it was ready."""
 
 
 async def start_worker(name: str, uri: str, database: str, flow: Path) -> Worker:
@@ -107,7 +113,11 @@ async def start_worker(name: str, uri: str, database: str, flow: Path) -> Worker
         name,
         "--expect",
         str(CONVERSATIONS * MESSAGES),
+        "--backlog",
+        str(BACKLOG),
+        "--fed-at-eof",
         cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -115,25 +125,45 @@ async def start_worker(name: str, uri: str, database: str, flow: Path) -> Worker
 
 
 async def until_ready(worker: Worker) -> None:
-    """The worker's first line says its store is open and its flow compiled; from then on,
-    its output is read to the end in the background (a full pipe would block it)."""
-    assert worker.process.stdout is not None
-    line = await worker.process.stdout.readline()
-    worker.output = asyncio.create_task(worker.process.communicate())
+    """The worker's first line says its store is open and its flow compiled."""
+    process = worker.process
+    assert process.stdout is not None
+    assert process.stderr is not None
+    line = await process.stdout.readline()
+    worker.output = asyncio.gather(process.stdout.read(), process.stderr.read())
     if line != b"ready\n":
         out, err = await worker.output
         pytest.fail(f"{worker.name} did not start: {line!r}\n{out.decode()}{err.decode()}")
 
 
-async def finish(worker: Worker) -> int:
-    """Wait for the worker to exit by itself; return the turns it committed."""
+def fed(worker: Worker) -> None:
+    """Tell the worker that every event is stored (it then reports a loss at once)."""
+    assert worker.process.stdin is not None
+    worker.process.stdin.close()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    turns: int
+    """What the worker counted."""
+    seqs: list[int]
+    """The inbox seq of each turn it committed, in commit order."""
+
+
+async def finish(worker: Worker) -> Outcome:
+    """Wait for the worker to exit by itself; what it says it committed."""
     assert worker.output is not None
     out, err = await worker.output
-    text = out.decode() + err.decode()
-    assert worker.process.returncode == 0, f"{worker.name} exited {worker.process.returncode}"
-    found = re.search(r"^turns=(\d+)$", out.decode(), re.MULTILINE)
-    assert found is not None, f"{worker.name} printed no turn count:\n{text}"
-    return int(found.group(1))
+    await worker.process.wait()
+    text = out.decode()
+    assert worker.process.returncode == 0, (
+        f"{worker.name} exited {worker.process.returncode}:\n{text}{err.decode()}"
+    )
+    turns = re.search(r"^turns=(\d+)$", text, re.MULTILINE)
+    seqs = re.search(r"^seqs=([\d,]*)$", text, re.MULTILINE)
+    assert turns is not None, f"{worker.name} printed no turn count:\n{text}"
+    assert seqs is not None, f"{worker.name} printed no seqs:\n{text}"
+    return Outcome(int(turns.group(1)), [int(seq) for seq in seqs.group(1).split(",") if seq])
 
 
 def message(phone: int, index: int) -> NewInbound:
@@ -177,18 +207,38 @@ async def test_two_workers_reply_in_arrival_order_none_lost_or_doubled(
             await asyncio.gather(*(until_ready(worker) for worker in workers))
             async with MongoStore(mongodb_uri, database=database) as store:
                 stored = await feed(store)
-                turns = [await finish(worker) for worker in workers]
+                for worker in workers:
+                    fed(worker)
+                outcomes = [await finish(worker) for worker in workers]
                 await check(store, stored)
     finally:
         for worker in workers:
             if worker.process.returncode is None:
-                worker.process.kill()
+                with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
+                    worker.process.kill()
                 await worker.process.wait()
             if worker.output is not None:
                 await asyncio.gather(worker.output, return_exceptions=True)
+                if not worker.output.cancelled() and worker.output.exception() is None:
+                    out, err = worker.output.result()  # shown by pytest if the test failed
+                    print(f"--- {worker.name}\n{out.decode()}{err.decode()}")
 
-    assert sum(turns) == CONVERSATIONS * MESSAGES  # each event's turn committed once
-    assert all(count > 0 for count in turns), dict(zip(WORKERS, turns, strict=True))
+    # Both processes worked, and every event's turn was committed exactly once among them.
+    turns = {name: outcome.turns for name, outcome in zip(WORKERS, outcomes, strict=True)}
+    assert all(count > 0 for count in turns.values()), turns
+    assert [outcome.turns for outcome in outcomes] == [len(o.seqs) for o in outcomes]
+    committed = sorted(seq for outcome in outcomes for seq in outcome.seqs)
+    assert committed == sorted(entry.seq for entry in stored.values())
+    # And they took turns within conversations: the order held across processes.
+    owner = {
+        seq: name for name, outcome in zip(WORKERS, outcomes, strict=True) for seq in outcome.seqs
+    }
+    shared = [
+        PHONES[phone]
+        for phone in range(CONVERSATIONS)
+        if len({owner[stored[phone, index].seq] for index in range(MESSAGES)}) == len(WORKERS)
+    ]
+    assert shared, "no conversation had turns in both processes"
 
 
 async def check(store: MongoStore, stored: dict[tuple[int, int], InboxEntry]) -> None:
@@ -207,11 +257,13 @@ async def check(store: MongoStore, stored: dict[tuple[int, int], InboxEntry]) ->
 
         replies = []
         for seq in seqs:
-            entry = await store.get_outbound(f"{seq}:0")
+            entry = await store.get_outbound(outbox_key(seq, 0))
             assert entry is not None, (number, seq)
             assert (entry.conversation_id, entry.phone) == (conversation.id, number)
             assert entry.status is OutboxStatus.SENT
-            assert await store.get_outbound(f"{seq}:1") is None
+            assert entry.attempts == 1  # handed to a sender once
+            assert [change["status"] for change in entry.history] == ["sent"]
+            assert await store.get_outbound(outbox_key(seq, 1)) is None
             replies.append(str(entry.content.get("text")))
         # The counter numbers the turns as they were handled, the text names the event: equal
         # lists mean the k-th turn handled the k-th arrival.
@@ -221,5 +273,7 @@ async def check(store: MongoStore, stored: dict[tuple[int, int], InboxEntry]) ->
         incoming = [line.key for line in transcript if line.direction is Direction.IN]
         outgoing = [line for line in transcript if line.direction is Direction.OUT]
         assert incoming == [f"in:{seq}" for seq in seqs], number
-        assert [line.key for line in outgoing] == [f"out:{seq}:0" for seq in seqs], number
+        assert [line.key for line in outgoing] == [f"out:{outbox_key(seq, 0)}" for seq in seqs], (
+            number
+        )
         assert [str(line.body.get("text")) for line in outgoing] == expected, number
