@@ -23,8 +23,9 @@ Times are integer microseconds since the epoch (UTC); see `store/sqlite_schema.p
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -112,6 +113,7 @@ class SqliteStore(Store):
     def __init__(self, path: str | Path) -> None:
         self._path = str(path)
         self._db: sqlite3.Connection | None = None
+        self._turns: list[_PendingTurn] = []
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -223,15 +225,44 @@ class SqliteStore(Store):
         self._conn.execute(f"DELETE FROM leases WHERE {_HELD}", _held(claim))
 
     async def commit_turn(self, claim: Claim, write: TurnWrite, now: datetime) -> None:
-        c = replace(write.conversation, last_inbox_seq=claim.entry.seq)
-        with transaction(self._conn) as db:
-            _finish(db, claim)
-            _put_conversation(db, c, create=c.version == 1)
-            db.executemany(_INSERT_OUTBOX, [outbound_params(c, o, now) for o in write.outbound])
-            db.executemany(_INSERT_HISTORY, [history_params(h) for h in write.history])
-            # Cancel before arming, so an id in both lists ends armed, as the later intent.
-            db.executemany("DELETE FROM timers WHERE id = ?", [(i,) for i in write.cancel])
-            db.executemany(_ARM_TIMER, [timer_params(t) for t in write.arm])
+        # Group commit: turns that reach this point in the same turn of the event loop share
+        # one transaction, each in a savepoint of its own. A commit is the cost of a turn's
+        # write (reference/libs.md §2: 8 µs a row in a transaction, 21 µs autocommitted), so
+        # under load a batch of turns costs little more than one. The caller still returns
+        # only once its turn is durable.
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._turns.append(_PendingTurn(claim, write, now, done))
+        if len(self._turns) == 1:
+            loop.call_soon(self._commit_turns)
+        await done
+
+    def _commit_turns(self) -> None:
+        turns, self._turns = self._turns, []
+        outcomes: list[StoreError | None] = []
+        try:
+            with transaction(self._conn) as db:
+                for turn in turns:
+                    db.execute("SAVEPOINT turn")
+                    try:
+                        _write_turn(db, turn.claim, turn.write, turn.now)
+                        outcomes.append(None)
+                    except StoreError as error:  # LeaseLost, VersionConflict: this turn only
+                        db.execute("ROLLBACK TO turn")
+                        outcomes.append(error)
+                    db.execute("RELEASE turn")
+        except Exception as error:  # the whole batch failed: none of its turns was written
+            for turn in turns:
+                if not turn.done.done():
+                    turn.done.set_exception(error)
+            return
+        for turn, outcome in zip(turns, outcomes, strict=True):
+            if turn.done.done():  # its caller was cancelled; the turn is written all the same
+                continue
+            if outcome is None:
+                turn.done.set_result(None)
+            else:
+                turn.done.set_exception(outcome)
 
     async def skip(self, claim: Claim, now: datetime) -> None:
         with transaction(self._conn) as db:
@@ -322,6 +353,25 @@ def _put_conversation(db: sqlite3.Connection, conversation: Conversation, *, cre
         f"conversation {conversation.id}: version {conversation.version} does not follow the "
         "stored one"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingTurn:
+    claim: Claim
+    write: TurnWrite
+    now: datetime
+    done: asyncio.Future[None]
+
+
+def _write_turn(db: sqlite3.Connection, claim: Claim, write: TurnWrite, now: datetime) -> None:
+    c = replace(write.conversation, last_inbox_seq=claim.entry.seq)
+    _finish(db, claim)
+    _put_conversation(db, c, create=c.version == 1)
+    db.executemany(_INSERT_OUTBOX, [outbound_params(c, o, now) for o in write.outbound])
+    db.executemany(_INSERT_HISTORY, [history_params(h) for h in write.history])
+    # Cancel before arming, so an id in both lists ends armed, as the later intent.
+    db.executemany("DELETE FROM timers WHERE id = ?", [(i,) for i in write.cancel])
+    db.executemany(_ARM_TIMER, [timer_params(t) for t in write.arm])
 
 
 def _finish(db: sqlite3.Connection, claim: Claim) -> None:

@@ -3,9 +3,10 @@ and firing timers."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
-from store.base import Store
+from store.base import LeaseLost, Store
 from store.records import (
     Direction,
     InboxSource,
@@ -31,6 +32,7 @@ from tests.store import (
     start,
     step,
     timer,
+    turn,
 )
 
 # --- outbound and replays ------------------------------------------------------------------
@@ -229,3 +231,24 @@ async def test_a_timer_both_cancelled_and_armed_in_one_turn_ends_armed(store: St
     again = timer(conv, "t", sec(120))
     await step(store, bumped(conv, sec(1)), cancel=[again.id], arm=[again])
     assert await store.due_timers(FAR) == [again]
+
+
+async def test_concurrent_turns_commit_independently(store: Store) -> None:
+    # Turns committing at once may share a transaction (group commit): one refused turn must
+    # take nothing of the others with it.
+    good, stale = conversation("conv-a", phone=PHONES[0]), conversation("conv-b", phone=PHONES[1])
+    await store.append_inbound(inbound(phone=good.phone, source=InboxSource.START))
+    await store.append_inbound(inbound(phone=stale.phone, source=InboxSource.START))
+    first = await claim_one(store, "w1")
+    second = await claim_one(store, "w2")
+    await store.release(second)  # `second` is stale now: its commit must fail alone
+    outcomes = await asyncio.gather(
+        store.commit_turn(first, turn(good, outbound=[outbound("a:0")]), T0),
+        store.commit_turn(second, turn(stale, outbound=[outbound("b:0")]), T0),
+        return_exceptions=True,
+    )
+    assert outcomes[0] is None
+    assert isinstance(outcomes[1], LeaseLost)
+    assert await store.get_outbound("a:0") is not None
+    assert await store.get_outbound("b:0") is None
+    assert await store.get_conversation(BOT, stale.phone) is None
