@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
-
-from pydantic import TypeAdapter
 
 from flows.conversation import Event, Received, Snapshot, Start, Status, StepResult, TimerFired
 from messaging.choices import ChoiceMap
 from messaging.content import Content
-from messaging.inbound import Inbound
+from store.events import inbound_message
 from store.records import (
     Conversation,
     ConversationStatus,
@@ -28,20 +25,6 @@ from store.records import (
     TurnWrite,
 )
 
-INBOUND: TypeAdapter[Inbound] = TypeAdapter(Inbound)
-
-
-def start_event(contact: dict[str, Any], variables: dict[str, Any], channel: str) -> dict[str, Any]:
-    return {"kind": "start", "contact": contact, "vars": variables, "channel": channel}
-
-
-def inbound_event(message: Inbound) -> dict[str, Any]:
-    return {"kind": "inbound", "message": message.model_dump(mode="json")}
-
-
-def timer_event(conversation_id: str, key: str) -> dict[str, Any]:
-    return {"kind": "timer", "conversation_id": conversation_id, "key": key}
-
 
 def engine_event(entry: InboxEntry) -> Event:
     """The engine event an inbox entry stands for; ValueError for a malformed one."""
@@ -49,7 +32,7 @@ def engine_event(entry: InboxEntry) -> Event:
     if kind == "start":
         return Start()
     if kind == "inbound":
-        return Received(INBOUND.validate_python(entry.event["message"]))
+        return Received(inbound_message(entry.event))
     if kind == "timer":
         return TimerFired(str(entry.event["key"]))
     raise ValueError(f"inbox entry {entry.seq} has an unknown event kind {kind!r}")

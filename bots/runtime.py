@@ -15,7 +15,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bots.conversations import inbound_event, start_event
 from bots.flow_versions import FlowVersions
 from bots.outbox import Dispatcher, Sender
 from bots.timers import TimerFirer
@@ -25,6 +24,7 @@ from messaging.clock import Clock
 from messaging.inbound import Inbound
 from messaging.phone import Phone
 from store.base import Store
+from store.events import inbound_event, start_event
 from store.records import InboxEntry, InboxSource, NewInbound
 
 

@@ -14,9 +14,9 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from bots.conversations import timer_event
 from messaging.clock import Clock
 from store.base import Store
+from store.events import timer_event
 from store.records import InboxSource, NewInbound
 
 log = logging.getLogger(__name__)

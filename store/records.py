@@ -102,10 +102,34 @@ class Claim:
 
 
 class OutboxStatus(StrEnum):
+    """Where an outgoing message stands; the receipt vocabulary is reference/sms.md §4's."""
+
     QUEUED = "queued"
     SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
+    SENT = "sent"  # accepted by the provider (R3: handed to the operator), not yet delivered
+    DELIVERED = "delivered"
+    READ = "read"  # RCS only
+    EXPIRED = "expired"  # not delivered within its validity (R4)
+    UNDELIVERABLE = "undeliverable"
+    REJECTED = "rejected"
+    FAILED = "failed"  # the provider refused it, or it could not be handed over
+
+    @property
+    def final(self) -> bool:
+        """No later receipt changes a final status, except `read` after `delivered`."""
+        return self in _FINAL_OUTBOX
+
+
+_FINAL_OUTBOX = frozenset(
+    {
+        OutboxStatus.DELIVERED,
+        OutboxStatus.READ,
+        OutboxStatus.EXPIRED,
+        OutboxStatus.UNDELIVERABLE,
+        OutboxStatus.REJECTED,
+        OutboxStatus.FAILED,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

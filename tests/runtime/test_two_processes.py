@@ -21,9 +21,10 @@ from uuid import uuid4
 import pytest
 from pymongo import AsyncMongoClient
 
-from bots.conversations import inbound_event, outbox_key
+from bots.conversations import outbox_key
 from flows.validation import check_text
 from messaging.inbound import InboundText
+from store.events import inbound_event
 from store.mongodb import MongoStore
 from store.records import Direction, InboxEntry, InboxSource, NewInbound, OutboxStatus
 from tests.store.mongo_server import running_mongodb

@@ -1,0 +1,1 @@
+"""Inbound HTTP: the RBM webhook and smsmode callbacks, turned into inbox entries at once."""
