@@ -1,1 +1,1 @@
-"""Sender identities and provider clients: RBM (Google), smsmode; agent and 09-number registries."""
+"""Sender identities and provider clients: RBM (Google) and smsmode."""

@@ -1,1 +1,2 @@
-"""Offline stand-ins for the RBM and smsmode APIs, speaking their real wire formats, and the web phone simulator."""
+"""Offline stand-ins for the RBM and smsmode APIs, in their real wire formats, and the web
+phone simulator."""
