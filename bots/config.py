@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, cast, get_args
+from typing import Annotated, Any, Literal, cast, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
@@ -47,6 +47,7 @@ from flows.durations import parse_duration
 from flows.loader import LineDict, LineList, dotted, key_position, load_yaml, walk
 from flows.problems import Problem
 from flows.validation import problem_from_error
+from messaging.phone import InvalidPhoneError, Phone
 
 DEFAULT_STORE = "sqlite://causette.db"
 """A SQLite file next to the config file (`sqlite://` + a relative path)."""
@@ -123,6 +124,28 @@ def _bot_id(value: str) -> str:
     return value
 
 
+def _t2c_number(value: str) -> str:
+    try:
+        phone = Phone(value)
+    except InvalidPhoneError as error:
+        raise ValueError(str(error)) from None
+    if not phone.e164.startswith("+339"):
+        raise ValueError(f"`{value}` is not a French 09 number (Time2Chat, R11)")
+    return phone.e164
+
+
+_OADC = re.compile(r"^[A-Za-z0-9]{1,11}$")
+
+
+def _sender_id(value: str) -> str:
+    # R27: at most 11 alphanumeric characters, no spaces or punctuation, not digits only.
+    if not _OADC.match(value) or value.isdigit():
+        raise ValueError(
+            f"`{value}` is not a valid SenderID: 1 to 11 letters and digits, not digits only (R27)"
+        )
+    return value
+
+
 def _env_name(value: str) -> str:
     if not _ENV_NAME.match(value):
         raise ValueError(f"`{value}` is not an environment variable name")
@@ -150,6 +173,53 @@ class WorkerSettings(_Model):
     """The pause between looks at an empty inbox."""
 
 
+class RbmProvider(_Model):
+    """Google's RBM API (reference/rbm.md §0)."""
+
+    credentials_env: str
+    """Names the variable holding the service account's JSON key."""
+    client_token_env: str
+    """Names the variable holding the webhook client token (handshake and signatures)."""
+    region: Literal["europe", "us", "asia"] = "europe"
+    base_url: str | None = None
+    """Overrides the regional host (the sandbox)."""
+
+    @property
+    def url(self) -> str:
+        prefix = {"europe": "europe-", "us": "us-", "asia": "asia-"}[self.region]
+        return self.base_url or f"https://{prefix}rcsbusinessmessaging.googleapis.com"
+
+
+class SmsmodeProvider(_Model):
+    """smsmode's REST API v1 (reference/sms.md §1)."""
+
+    api_key_env: str
+    callback_secret_env: str
+    """Names the variable holding the secret from which each bot's unguessable callback path
+    is derived (smsmode callbacks are not signed, sms.md §1.4)."""
+    base_url: str = "https://rest.smsmode.com"
+
+
+class Providers(_Model):
+    rbm: RbmProvider | None = None
+    smsmode: SmsmodeProvider | None = None
+
+
+class RcsSettings(_Model):
+    agent: Annotated[str, Field(min_length=1)]
+    """The RBM agent id (with or without `@rbm.goog`)."""
+
+
+class T2cSettings(_Model):
+    number: Annotated[str, AfterValidator(_t2c_number)]
+    """The bot's Time2Chat 09 number, kept in E.164."""
+
+
+class SmsSettings(_Model):
+    sender: Annotated[str, AfterValidator(_sender_id)]
+    """The SenderID (OADC): at most 11 letters and digits, not digits only (R27)."""
+
+
 class BotSettings(_Model):
     """One bot: its id, its flow file, and the environment variables its flow may read."""
 
@@ -158,6 +228,9 @@ class BotSettings(_Model):
     """The flow file, relative to the config file's folder; kept absolute."""
     env_allow: list[Annotated[str, AfterValidator(_env_name)]] = Field(default_factory=list)
     """Names a flow may read as `env.NAME`; nothing else of the environment reaches it."""
+    rcs: RcsSettings | None = None
+    t2c: T2cSettings | None = None
+    sms: SmsSettings | None = None
 
     @field_validator("flow")
     @classmethod
@@ -182,6 +255,10 @@ class Settings(_Model):
     timezone: TimeZone = DEFAULT_TIMEZONE
     bots: list[BotSettings]
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    providers: Providers = Field(default_factory=Providers)
+    public_url: str | None = None
+    """Where providers reach this server's webhooks (`https://bots.example.fr`): smsmode's
+    callback URLs are built from it."""
 
     _source: tuple[str, Any] | None = PrivateAttr(default=None)
 
@@ -253,9 +330,23 @@ def load_settings(path: Path, environ: Mapping[str, str] = os.environ) -> Settin
         raise ConfigError(problems) from None
     settings._source = (name, raw)
     problems.extend(_secret_problems(settings, settings, (), environ))
+    problems.extend(_provider_problems(settings))
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def _provider_problems(settings: Settings) -> Iterator[Problem]:
+    """A bot's channel needs its provider configured."""
+    providers = settings.providers
+    for index, bot in enumerate(settings.bots):
+        if bot.rcs is not None and providers.rbm is None:
+            yield settings.where("bots", index, "rcs").problem("RCS needs `providers.rbm`")
+        for channel in ("t2c", "sms"):
+            if getattr(bot, channel) is not None and providers.smsmode is None:
+                yield settings.where("bots", index, channel).problem(
+                    f"{channel.upper()} needs `providers.smsmode`"
+                )
 
 
 def _resolve_store(url: str, base: Path) -> str:

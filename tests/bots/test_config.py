@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -47,16 +48,16 @@ def write(folder: Path, source: str, name: str = "bots.yaml") -> Path:
     return path
 
 
-def load(folder: Path, source: str) -> Settings:
+def load(folder: Path, source: str, environ: Mapping[str, str] | None = None) -> Settings:
     write(folder, source)
-    return load_settings(Path("bots.yaml"), {})
+    return load_settings(Path("bots.yaml"), environ or {})
 
 
-def problems(folder: Path, source: str) -> list[str]:
+def problems(folder: Path, source: str, environ: Mapping[str, str] | None = None) -> list[str]:
     """Every problem of an inline config (dedented), as the CLI prints them."""
     write(folder, source)
     with pytest.raises(ConfigError) as caught:
-        load_settings(Path("bots.yaml"), {})
+        load_settings(Path("bots.yaml"), environ or {})
     return [str(problem) for problem in caught.value.problems]
 
 
@@ -193,18 +194,63 @@ class TestErrors:
             "bots.yaml:4:5: bots[0]: unknown key `timezon`",
         ]
 
-    def test_keys_of_later_issues_are_unknown_for_now(self, folder: Path) -> None:
+    def test_channels_need_their_provider_and_valid_identities(self, folder: Path) -> None:
         source = """\
-            providers:
-              smsmode: {api_key_env: SMSMODE_API_KEY}
             bots:
               - id: appointment
                 flow: flows/appointment.yaml
-                sms: {sender: CABINETDENT}
+                rcs: {agent: cabinet_agent}
+                t2c: {number: "06 12 34 56 78"}
+                sms: {sender: "CABINET DENTAIRE"}
             """
         assert problems(folder, source) == [
-            "bots.yaml:1:1: unknown key `providers`",
-            "bots.yaml:6:5: bots[0]: unknown key `sms`",
+            "bots.yaml:5:19: bots[0].t2c.number: `06 12 34 56 78` is not a French 09 number"
+            " (Time2Chat, R11)",
+            "bots.yaml:6:19: bots[0].sms.sender: `CABINET DENTAIRE` is not a valid SenderID:"
+            " 1 to 11 letters and digits, not digits only (R27)",
+        ]
+
+    def test_a_channel_without_its_provider(self, folder: Path) -> None:
+        source = """\
+            bots:
+              - id: appointment
+                flow: flows/appointment.yaml
+                rcs: {agent: cabinet_agent}
+                t2c: {number: "+33939000001"}
+            """
+        assert problems(folder, source) == [
+            "bots.yaml:4:10: bots[0].rcs: RCS needs `providers.rbm`",
+            "bots.yaml:5:10: bots[0].t2c: T2C needs `providers.smsmode`",
+        ]
+
+    def test_providers_and_channels(self, folder: Path) -> None:
+        source = """\
+            providers:
+              rbm: {credentials_env: RBM_KEY, client_token_env: RBM_TOKEN, region: us}
+              smsmode: {api_key_env: SMSMODE_KEY, callback_secret_env: SMSMODE_SECRET}
+            bots:
+              - id: appointment
+                flow: flows/appointment.yaml
+                rcs: {agent: cabinet_agent}
+                t2c: {number: "09 39 00 00 01"}
+                sms: {sender: CABINETDENT}
+            """
+        environ = {"RBM_KEY": "{}", "RBM_TOKEN": "t", "SMSMODE_KEY": "k", "SMSMODE_SECRET": "s"}
+        settings = load(folder, source, environ)
+        assert settings.providers.rbm is not None
+        assert settings.providers.rbm.url == "https://us-rcsbusinessmessaging.googleapis.com"
+        bot = settings.bot("appointment")
+        assert bot.t2c is not None
+        assert bot.t2c.number == "+33939000001"
+        assert problems(folder, source, {}) == [
+            "bots.yaml:2:26: providers.rbm.credentials_env: environment variable `RBM_KEY`"
+            " is not set",
+            "bots.yaml:2:53: providers.rbm.client_token_env: environment variable `RBM_TOKEN`"
+            " is not set",
+            "bots.yaml:3:26: providers.smsmode.api_key_env: environment variable `SMSMODE_KEY`"
+            " is not set",
+            "bots.yaml:3:60: providers.smsmode.callback_secret_env: environment variable"
+            " `SMSMODE_SECRET` is not set",
         ]
 
     def test_missing_flow_file(self, folder: Path) -> None:
