@@ -14,9 +14,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
-from bots import config
 from bots.config import (
     BotSettings,
     ConfigError,
@@ -519,40 +518,6 @@ class TestEnvironment:
         environ = {"CRM_URL": "https://crm.example", "HOME": "/root", "PATH": "/bin"}
         assert bot.env(environ) == {"CRM_URL": "https://crm.example"}
         assert BotSettings(id="survey", flow=bot.flow).env(environ) == {}
-
-    def test_a_later_env_field_is_checked_when_the_file_loads(
-        self, folder: Path, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """A provider block added the way the module intends: one model and one field."""
-
-        class SmsMode(BaseModel):
-            model_config = ConfigDict(extra="forbid", frozen=True)
-            api_key_env: str
-
-        class Providers(BaseModel):
-            model_config = ConfigDict(extra="forbid", frozen=True)
-            smsmode: SmsMode | None = None
-
-        class Extended(Settings):
-            providers: Providers = Providers()
-
-        monkeypatch.setattr(config, "Settings", Extended)
-        source = "providers:\n  smsmode: {api_key_env: SMSMODE_API_KEY, api_kye: x}\n" + BOTS
-        write(folder, source)
-        with pytest.raises(ConfigError) as caught:
-            load_settings(Path("bots.yaml"), {})
-        assert str(caught.value) == (
-            "bots.yaml:2:43: providers.smsmode: unknown key `api_kye` (did you mean `api_key_env`?)"
-        )
-        write(folder, source.replace(", api_kye: x", ""))
-        with pytest.raises(ConfigError) as caught:
-            load_settings(Path("bots.yaml"), {})
-        assert str(caught.value) == (
-            "bots.yaml:2:26: providers.smsmode.api_key_env: "
-            "environment variable `SMSMODE_API_KEY` is not set"
-        )
-        loaded = load_settings(Path("bots.yaml"), {"SMSMODE_API_KEY": "k"})
-        assert isinstance(loaded, Extended)
 
 
 class TestModels:
