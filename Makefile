@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test install lint typecheck imports pytest conversations bench clean
+.PHONY: demo serve test install browser lint typecheck imports pytest conversations bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,17 @@ typecheck: install
 imports: install
 	$(BIN)/lint-imports
 
-pytest: install
+# The phone simulator's browser test drives Debian's Chromium (root installs it; Playwright
+# never downloads a browser).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+browser: $(CHROMIUM)
+
+pytest: install browser
 	$(BIN)/pytest
 
 conversations: install

@@ -92,10 +92,10 @@ class PhoneBook:
         """A person types, taps a chip or shares a location on a phone."""
         phone = self.phones[Phone(number).e164]
         channel = Network.RCS.value if phone.network is Network.RCS else Network.SMS.value
-        message = self._record(phone.number, Direction.FROM_PHONE, channel, body)
         action = self._actions.get(channel)
-        if action is None:
+        if action is None:  # checked first: a refused action leaves nothing on the phone
             raise LookupError(f"no emulator takes {channel} actions")
+        message = self._record(phone.number, Direction.FROM_PHONE, channel, body)
         await action(phone, body)
         return message
 
