@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -158,6 +158,11 @@ class Worker:
         else:
             flow = await self.flows.get(conversation.flow_hash)
             snapshot = snapshot_of(conversation)
+        arrived_on = entry.event.get("channel") if entry.event.get("kind") == "inbound" else None
+        if arrived_on and arrived_on != conversation.channel:
+            # The recipient answered on another channel (an SMS reply to a message that fell
+            # back from RCS): the conversation follows them there.
+            conversation = replace(conversation, channel=str(arrived_on))
         if event is not None:
             results.append(await self._step(flow, snapshot, event, conversation, profile))
             snapshot = results[-1].snapshot
@@ -201,7 +206,7 @@ class Worker:
             attempts=0,
             epoch=0,
             contact={"phone": entry.phone, **start.get("contact", {})},
-            channel=str(start.get("channel") or profile.channel),
+            channel=str(start.get("channel") or entry.event.get("channel") or profile.channel),
             version=0,
             last_inbox_seq=0,
             created_at=now,
