@@ -91,13 +91,24 @@ class PhoneBook:
     async def act(self, number: str, body: dict[str, Any]) -> PhoneMessage:
         """A person types, taps a chip or shares a location on a phone."""
         phone = self.phones[Phone(number).e164]
-        channel = Network.RCS.value if phone.network is Network.RCS else Network.SMS.value
+        channel = self._reply_channel(phone)
         action = self._actions.get(channel)
         if action is None:  # checked first: a refused action leaves nothing on the phone
             raise LookupError(f"no emulator takes {channel} actions")
         message = self._record(phone.number, Direction.FROM_PHONE, channel, body)
         await action(phone, body)
         return message
+
+    @staticmethod
+    def _reply_channel(phone: SimulatedPhone) -> str:
+        """A person answers in the thread the last message came in: an RCS phone that got an
+        SMS (a fallback) answers by SMS; an SMS-only phone always does."""
+        if phone.network is Network.SMS:
+            return Network.SMS.value
+        for message in reversed(phone.messages):
+            if message.direction is Direction.TO_PHONE:
+                return message.channel
+        return Network.RCS.value
 
     def watch(self) -> asyncio.Queue[PhoneMessage]:
         """A queue of every new or changed message (for the simulator's live page)."""
