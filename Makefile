@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo serve test install browser lint typecheck imports pytest conversations bench clean
+.PHONY: demo chat serve test install browser lint typecheck imports pytest conversations bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 demo: install
-	$(BIN)/causette chat examples/flows/appointment.yaml --contact first_name=Ana --var "date=12 décembre"
+	$(BIN)/causette demo
+
+chat: install
+	$(BIN)/causette chat examples/flows/appointment.yaml --contact first_name=Ana
 
 serve: install
 	$(BIN)/causette serve --config examples/bots.yaml

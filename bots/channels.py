@@ -56,9 +56,7 @@ class ChannelSender:
             try:
                 return await self._send_rcs(bot.rbm, bot, entry)
             except NotReachable as error:
-                log.info(
-                    "%s not reachable by RCS (%s): by SMS", Phone(entry.phone).masked, error
-                )
+                log.info("%s not reachable by RCS (%s): by SMS", Phone(entry.phone).masked, error)
         return await self._send_sms(bot, entry, time2chat=entry.channel == "t2c")
 
     async def _send_rcs(self, client: RbmClient, bot: BotChannels, entry: OutboxEntry) -> str:

@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 
 from bots.chat import ChatOptions, run_chat
-from bots.cli_runtime import flows, serve
+from bots.cli_runtime import demo, flows, serve
 from flows.graph import to_dot, to_mermaid
 from flows.problems import FlowError, Problem, Severity
 from flows.testing import CaseResult, FileResult, find_test_files, run_test_file
@@ -42,6 +42,7 @@ def main() -> None:
 
 
 main.add_command(serve)
+main.add_command(demo)
 main.add_command(flows)
 
 

@@ -74,6 +74,37 @@ def serve(config_path: Path, host: str, port: int, verbose: bool) -> None:
     serve_forever(settings, os.environ, host, port)
 
 
+@click.command()
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--db",
+    "database",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SQLite file (default: a temporary one).",
+)
+@click.option(
+    "--bot",
+    "first_bot",
+    default="appointment",
+    show_default=True,
+    help="The example bot that writes first.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log every turn and message.")
+def demo(port: int, database: Path | None, first_bot: str, verbose: bool) -> None:
+    """Run the example bots offline with the RBM and smsmode emulators and the phone simulator.
+
+    Open the printed address: an RCS phone and an SMS phone receive the first message of the
+    chosen bot; type, tap chips or share a location to chat.
+    """
+    from bots.demo import run_demo
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    run_demo(port, database, first_bot)
+
+
 @click.group()
 def flows() -> None:
     """Flow versions of the bots in the configuration."""

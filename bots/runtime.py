@@ -87,6 +87,10 @@ class Runtime:
     async def close(self) -> None:
         await self.store.close()
 
+    def wake(self) -> None:
+        """An event was appended by someone else (a webhook): look at the inbox now."""
+        self._inbox_wake.set()
+
     async def start_conversation(
         self,
         bot_id: str,

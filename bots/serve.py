@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import timedelta
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from bots.app import RUNTIME, create_app
@@ -18,6 +19,7 @@ from bots.http import AiohttpCaller
 from bots.metrics import Metrics
 from bots.outbox import LoggingSender, Sender
 from bots.runtime import Runtime, Tuning
+from bots.wiring import add_webhooks, channel_sender, default_channel
 from bots.worker import BotProfile
 from flows.conversation import HttpCaller
 from messaging.clock import Clock, SystemClock
@@ -38,7 +40,9 @@ def runtime_from_settings(
     metrics: Metrics | None = None,
 ) -> Runtime:
     profiles = {
-        bot.id: BotProfile(bot.id, env=bot.env(environ), timezone=settings.timezone)
+        bot.id: BotProfile(
+            bot.id, env=bot.env(environ), channel=default_channel(bot), timezone=settings.timezone
+        )
         for bot in settings.bots
     }
     return Runtime(
@@ -64,14 +68,22 @@ def serve(settings: Settings, environ: Mapping[str, str], host: str, port: int) 
         metrics = Metrics()
         caller = AiohttpCaller()
         await caller.__aenter__()
-        runtime = runtime_from_settings(settings, environ, http=caller, metrics=metrics)
+        providers = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        has_providers = settings.providers.rbm or settings.providers.smsmode
+        # Without providers nothing can be sent: messages are logged (phones masked).
+        sender = channel_sender(settings, environ, providers) if has_providers else None
+        runtime = runtime_from_settings(
+            settings, environ, http=caller, metrics=metrics, sender=sender
+        )
         app = create_app(runtime, metrics)
+        add_webhooks(app, settings, environ, runtime)
         app.cleanup_ctx.append(_watch_flows)
 
-        async def close_caller(_: web.Application) -> None:
+        async def close_sessions(_: web.Application) -> None:
             await caller.__aexit__(None, None, None)
+            await providers.close()
 
-        app.on_cleanup.append(close_caller)
+        app.on_cleanup.append(close_sessions)
         return app
 
     web.run_app(application(), host=host, port=port, access_log=None, print=None)

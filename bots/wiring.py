@@ -1,0 +1,113 @@
+"""From `bots.yaml` to the channels: provider clients, the outbox sender, the webhooks.
+
+`causette serve` wires the real providers; `causette demo` the same code to the sandbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+
+import aiohttp
+from aiohttp import web
+
+from agents.google_auth import ServiceAccountTokens, TokenSource
+from agents.rbm import RbmClient
+from agents.smsmode import SmsmodeClient
+from bots.channels import BotChannels, ChannelSender
+from bots.config import BotSettings, Settings
+from bots.runtime import Runtime
+from flows.validation import load_flow
+from messaging.channel import Channel
+from messaging.renderers.rbm import traffic_for_flow
+from webhooks.rbm import add_rbm_webhook
+from webhooks.smsmode import SmsRoute, add_smsmode_callbacks
+
+RBM_WEBHOOK_PATH = "/webhooks/rbm"
+SMSMODE_CALLBACK_PREFIX = "/webhooks/smsmode"
+
+
+def default_channel(bot: BotSettings) -> Channel:
+    """The channel a bot's conversations start on: RCS when it has an agent, then Time2Chat."""
+    if bot.rcs is not None:
+        return Channel.RCS
+    return Channel.T2C if bot.t2c is not None else Channel.SMS
+
+
+def callback_token(secret: str, bot_id: str) -> str:
+    """The unguessable part of a bot's smsmode callback URLs: smsmode signs nothing, so the
+    URL is the credential (reference/sms.md §1.4). Derived, so nothing more to configure."""
+    return hmac.new(secret.encode(), bot_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def channel_sender(
+    settings: Settings,
+    environ: Mapping[str, str],
+    session: aiohttp.ClientSession,
+    *,
+    rbm_tokens: TokenSource | None = None,
+) -> ChannelSender:
+    """The outbox sender for every bot of the settings (secrets read from `environ`)."""
+    rbm, smsmode = settings.providers.rbm, settings.providers.smsmode
+    tokens = rbm_tokens
+    if rbm is not None and tokens is None:
+        tokens = ServiceAccountTokens(environ[rbm.credentials_env])
+    sms_client = None
+    if smsmode is not None:
+        sms_client = SmsmodeClient(
+            session, api_key=environ[smsmode.api_key_env], base_url=smsmode.base_url
+        )
+    bots = {}
+    for bot in settings.bots:
+        callback = None
+        if smsmode is not None and settings.public_url:
+            token = callback_token(environ[smsmode.callback_secret_env], bot.id)
+            callback = f"{settings.public_url.rstrip('/')}{SMSMODE_CALLBACK_PREFIX}/{token}"
+        client = None
+        if bot.rcs is not None and rbm is not None and tokens is not None:
+            client = RbmClient(session, agent_id=bot.rcs.agent, tokens=tokens, base_url=rbm.url)
+        bots[bot.id] = BotChannels(
+            rbm=client,
+            t2c_number=bot.t2c.number if bot.t2c else None,
+            sms_sender=bot.sms.sender if bot.sms else None,
+            traffic=traffic_for_flow(load_flow(bot.flow).flow.traffic.value),
+            status_url=callback,
+            mo_url=callback,
+        )
+    return ChannelSender(bots, sms_client)
+
+
+def add_webhooks(
+    app: web.Application, settings: Settings, environ: Mapping[str, str], runtime: Runtime
+) -> None:
+    """The RBM webhook and the smsmode callbacks of every bot, writing to the runtime's store."""
+    rbm, smsmode = settings.providers.rbm, settings.providers.smsmode
+    if rbm is not None:
+        add_rbm_webhook(
+            app,
+            RBM_WEBHOOK_PATH,
+            store=runtime.store,
+            clock=runtime.clock,
+            client_token=environ[rbm.client_token_env],
+            agents={bot.rcs.agent: bot.id for bot in settings.bots if bot.rcs is not None},
+            on_inbound=runtime.wake,
+        )
+    if smsmode is not None:
+        secret = environ[smsmode.callback_secret_env]
+        routes = {
+            callback_token(secret, bot.id): SmsRoute(
+                bot.id,
+                "t2c" if bot.t2c is not None else "sms",
+                bot.t2c.number if bot.t2c is not None else None,
+            )
+            for bot in settings.bots
+        }
+        add_smsmode_callbacks(
+            app,
+            SMSMODE_CALLBACK_PREFIX,
+            store=runtime.store,
+            clock=runtime.clock,
+            routes=routes,
+            on_inbound=runtime.wake,
+        )
