@@ -3,20 +3,23 @@ here (reference/rbm.md §5).
 
 One POST endpoint does it all:
 
-1. Verification handshake (§5.2): `{"clientToken", "secret"}` is answered 200 with the bare
-   secret as `text/plain` when the token is ours, 403 otherwise. The reference says the
-   console expects the secret itself as the body (Google's Node sample answers
-   `secret: <secret>`, some wrappers JSON; a bare secret is what every reading accepts).
+1. Verification handshake (§5.2), told by its `clientToken` and `secret` keys: answered 200
+   with the bare secret as `text/plain` when the token is ours (constant-time comparison),
+   403 otherwise. Google's docs and our sandbox want the secret itself as the body (Google's
+   Node sample answers `secret: <secret>`, which only a lenient checker accepts).
 2. Anything else must be signed (§5.3): `X-Goog-Signature` = base64(HMAC-SHA512(client
-   token, base64-decoded `message.data`)), compared in constant time; missing or forged is
-   401 and nothing is read further.
+   token, base64-decoded `message.data`)), compared in constant time. No signature: 401 at
+   once. An envelope that is not Pub/Sub-shaped, or whose `data` is not canonical base64:
+   400. A signature that does not match: 401. Nothing of the payload is read before that.
 3. The payload (§5.4) is stored, then 200 is answered:
    - a user message becomes an inbox entry (source `rbm`, provider id = its `messageId`,
      event `inbound_event(message, "rcs")`); RBM's retry of it is stored once;
-   - DELIVERED and READ move the outbox entry sent as `messageId` forward (never back:
-     `webhooks.common.advances`); TTL_EXPIRATION_REVOKED marks it `expired` ("revoked by
-     TTL"), for the fallback router to send it by SMS; TTL_EXPIRATION_REVOKE_FAILED records a
-     line in its history and leaves the status alone (it may still be delivered);
+   - DELIVERED and READ move the outbox entry sent as `messageId` forward, never back (READ
+     after DELIVERED yes, DELIVERED after READ no: `webhooks.common.advances`);
+     TTL_EXPIRATION_REVOKED marks it `expired` ("revoked by TTL"), for the fallback router to
+     send it by SMS; TTL_EXPIRATION_REVOKE_FAILED records a line in its history and leaves
+     the status alone (it may still be delivered). A receipt naming another of our agents
+     than the entry's bot's changes nothing;
    - IS_TYPING is accepted and dropped; SUBSCRIBE and UNSUBSCRIBE are handed to
      `on_subscription_change` when given (compliance), dropped otherwise.
 

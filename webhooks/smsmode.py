@@ -23,9 +23,10 @@ decides (a report that says `direction: MT` without a `status` is refused as mal
   retries are stored once; its channel is the route's (`sms` or `t2c`).
 
 Answers: 200 once stored (or once a report is known to change nothing: an unknown message
-id, a duplicate); 400 for a body that is not a message resource (smsmode retries non-2xx six
-times over a day, then drops it: a malformed body stays malformed, and the refusals show in
-both sides' logs); 413 over `MAX_BODY`; 404 for an unknown token; 503 when the store fails.
+id, a duplicate); 400 for a body that is not a message resource; 413 over `MAX_BODY`; 404 for
+an unknown token; 503 when the store fails. sms.md §1.4 suggests 2xx even for unparseable
+bodies; we keep the house rule (4xx, nothing stored): smsmode then retries a malformed body
+six times over a day and drops it, and the refusals show in both sides' logs.
 """
 
 from __future__ import annotations
