@@ -2,8 +2,12 @@
 
 It speaks smsmode's wire format (reference/sms.md §1.3, §1.4, §1.7, §1.8): API keys per
 channel, the message resource, delivery reports and replies (MO) POSTed to the callback URLs
-with smsmode's retries (`sandbox/smsmode_callbacks.py`). SMS reach the phones of the
+with smsmode's retries (`sandbox.smsmode_callbacks`). SMS reach the phones of the
 `PhoneBook`, RCS-capable or not; what a person types on an SMS phone comes back as an MO.
+This module is the emulator itself: the API, delivery to the phones, replies and the control
+API. Requests are checked by `sandbox.smsmode_validation`, resources are written by
+`sandbox.smsmode_resources`, jobs run on `sandbox.smsmode_scheduler`, and the knobs are
+`sandbox.smsmode_faults`.
 
 Where smsmode's behaviour is not documented (**[?]**), the emulator chooses:
 
@@ -33,72 +37,30 @@ import http
 import json
 import logging
 import random
-import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Final, Literal
 
 from aiohttp import web
-from yarl import URL
 
 from messaging.clock import Clock, SystemClock
-from messaging.encoding import split
-from messaging.phone import InvalidPhoneError, Phone
+from messaging.phone import Phone
 from sandbox.phonebook import PhoneBook, SimulatedPhone
-from sandbox.smsmode_callbacks import (
-    RETRY_DELAYS,
-    CallbackSender,
-    Scheduler,
-    SentSms,
-    SmsmodeChannel,
-    SmsmodeFaults,
-    digits,
-    lookup,
-    mo_resource,
-    parse_wire_time,
-)
+from sandbox.smsmode_callbacks import RETRY_DELAYS, CallbackSender
+from sandbox.smsmode_faults import SmsmodeFaults
+from sandbox.smsmode_resources import SentSms, SmsmodeChannel, digits, lookup, mo_resource
+from sandbox.smsmode_scheduler import Scheduler
+from sandbox.smsmode_validation import ApiError, read_number, read_request
 
 __all__ = ["CONTROL_PREFIX", "SmsmodeChannel", "SmsmodeEmulator", "SmsmodeFaults"]
 
 log = logging.getLogger(__name__)
 
 CONTROL_PREFIX: Final = "/sandbox/smsmode"
-REF_CLIENT_MAX: Final = 140
-
-_SENDER_ID = re.compile(r"[A-Za-z0-9]{1,11}")
-_NUMBER = re.compile(r"\+?[0-9]+")
-_FIELDS: Final = {
-    "": frozenset(
-        {"recipient", "body", "from", "sentDate", "refClient", "callbackUrlStatus", "callbackUrlMo"}
-    ),
-    "recipient.": frozenset({"to"}),
-    "body.": frozenset({"text", "stop"}),
-}
 _FAULT_CODES: Final = {429: "RATE_LIMITED", 500: "INTERNAL_ERROR", 503: "SERVICE_UNAVAILABLE"}
-
-
-class _ApiError(Exception):
-    """A refusal, answered with smsmode's error body (sms.md §1.3, a [3P] shape). No
-    `errorCode` catalogue was found ([?]): ours are `MISSING_FIELD`, `INVALID_FIELD`,
-    `UNKNOWN_FIELD`, `MALFORMED_JSON`, `UNSUPPORTED_MEDIA_TYPE`, `UNAUTHORIZED`,
-    `CHANNEL_TYPE_MISMATCH`, `RATE_LIMITED`, `INTERNAL_ERROR`, `SERVICE_UNAVAILABLE`,
-    `TIMEOUT`."""
-
-    def __init__(self, status: int, code: str, message: str, detail: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.detail = status, code, message, detail
-
-    def response(self) -> web.Response:
-        title = http.HTTPStatus(self.status).phrase
-        body = {"title": title, "message": self.message, "detail": self.detail}
-        return web.json_response(body | {"errorCode": self.code}, status=self.status)
-
-
-def _invalid(path: str, problem: str, code: str = "INVALID_FIELD") -> _ApiError:
-    return _ApiError(400, code, f"{path} {problem}", path)
 
 
 class SmsmodeEmulator:
@@ -202,63 +164,47 @@ class SmsmodeEmulator:
                     await self._release.wait()
                 finally:
                     self.hung -= 1
-                raise _ApiError(504, "TIMEOUT", "No answer in time")
+                raise ApiError(504, "TIMEOUT", "No answer in time")
             if fault is not None:
-                raise _ApiError(fault, _FAULT_CODES[fault], http.HTTPStatus(fault).phrase)
+                raise ApiError(fault, _FAULT_CODES[fault], http.HTTPStatus(fault).phrase)
             if request.content_type != "application/json":
-                raise _ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be JSON")
+                raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be JSON")
             try:
                 payload = json.loads(await request.read())
             except ValueError:  # JSONDecodeError and UnicodeDecodeError
-                raise _ApiError(400, "MALFORMED_JSON", "The body is not valid JSON") from None
+                raise ApiError(400, "MALFORMED_JSON", "The body is not valid JSON") from None
             message = self._accept(payload, channel, str(request.url.origin()))
-        except _ApiError as error:
+        except ApiError as error:
             return error.response()
         return web.json_response(message.resource(), status=201)
 
     def _authenticate(self, request: web.Request) -> SmsmodeChannel:
         channel = self._keys.get(request.headers.get("X-Api-Key", ""))
         if channel is None:
-            raise _ApiError(401, "UNAUTHORIZED", "Missing or unknown X-Api-Key")
+            raise ApiError(401, "UNAUTHORIZED", "Missing or unknown X-Api-Key")
         if channel.type != "SMS":
-            raise _ApiError(403, "CHANNEL_TYPE_MISMATCH", "Channel type mismatch")
+            raise ApiError(403, "CHANNEL_TYPE_MISMATCH", "Channel type mismatch")
         return channel
 
     def _accept(self, payload: Any, channel: SmsmodeChannel, origin: str) -> SentSms:
-        """The SMS `payload` asks for, checked field by field (the first fault is answered)."""
-        root = _object(payload, "request")
-        recipient = _object(root.get("recipient"), "recipient")
-        body = _object(root.get("body"), "body")
-        for prefix, fields in (("", root), ("recipient.", recipient), ("body.", body)):
-            for name in sorted(fields.keys() - _FIELDS[prefix]):
-                if self.unknown_fields == "reject":
-                    raise _invalid(prefix + name, "is not a known field", "UNKNOWN_FIELD")
-                log.warning("smsmode emulator: unknown field %s ignored", prefix + name)
-        to = _read_number(_string(recipient, "to", "recipient.", required=True) or "")
-        text = _string(body, "text", "body.", required=True) or ""
-        stop = body.get("stop")
-        if stop is not None and not isinstance(stop, bool):
-            raise _invalid("body.stop", "must be a boolean")
-        sender = _sender(_string(root, "from"), channel)
-        sent_date = _date_time(_string(root, "sentDate"))
-        ref_client = _string(root, "refClient")
-        if ref_client is not None and len(ref_client) > REF_CLIENT_MAX:
-            raise _invalid("refClient", f"is longer than {REF_CLIENT_MAX} characters")
-        status_url = _url(root, "callbackUrlStatus")
-        mo_url = _url(root, "callbackUrlMo")
-        if stop:
-            text = f"{text}\n{self.stop_mention}"
-        segments = split(text)
-        if segments.count > self.max_parts:
-            raise _invalid("body.text", f"takes {segments.count} parts, over {self.max_parts}")
+        """Take the SMS `payload` asks for, if valid: priced, and due at its `sentDate` (or
+        now) plus the latency."""
+        request = read_request(
+            payload,
+            channel,
+            unknown_fields=self.unknown_fields,
+            stop_mention=self.stop_mention,
+            max_parts=self.max_parts,
+        )
         now = self.clock.now()
-        sent = max(sent_date or now, now)
+        sent = max(request.sent_date or now, now)
         message_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        price = (self.price_per_part * segments.count).quantize(Decimal("0.0001"))
+        price = (self.price_per_part * request.segments.count).quantize(Decimal("0.0001"))
         status = "SCHEDULED" if sent > now else "ENROUTE"
         href = f"{origin}/sms/v1/messages/{message_id}"
-        head = (message_id, channel, to, sender, text, bool(stop), segments, ref_client)
-        message = SentSms(*head, status_url, mo_url, now, sent, href, str(price), status)
+        head = (message_id, channel, request.to, request.sender, request.text, request.stop)
+        tail = (request.callback_url_status, request.callback_url_mo, now, sent, href, str(price))
+        message = SentSms(*head, request.segments, request.ref_client, *tail, status)
         self.messages[message_id] = message
         self.scheduler.at(sent + self.faults.latency, functools.partial(self._deliver, message))
         return message
@@ -378,74 +324,12 @@ class SmsmodeEmulator:
         await self.close()
 
 
-def _object(value: Any, path: str) -> dict[str, Any]:
-    if value is None:
-        raise _invalid(path, "is required", "MISSING_FIELD")
-    if not isinstance(value, dict):
-        raise _invalid(path, "must be a JSON object")
-    return value
-
-
-def _string(
-    fields: dict[str, Any], name: str, prefix: str = "", *, required: bool = False
-) -> str | None:
-    """A string field; null is absent, and a required one may be neither absent nor empty."""
-    value = fields.get(name)
-    if value is not None and not isinstance(value, str):
-        raise _invalid(prefix + name, "must be a string")
-    if required and not value:
-        raise _invalid(prefix + name, "is required", "MISSING_FIELD")
-    return value
-
-
-def _read_number(raw: str) -> Phone:
-    """`+33612345678`, `33612345678` or `0611223344`, a valid number."""
-    try:
-        if not _NUMBER.fullmatch(raw):
-            raise InvalidPhoneError(raw)
-        return Phone(raw if raw.startswith(("+", "0")) else "+" + raw)
-    except InvalidPhoneError:
-        raise _invalid("recipient.to", "is not a valid phone number") from None
-
-
-def _sender(raw: str | None, channel: SmsmodeChannel) -> str:
-    if raw is None:
-        return channel.default_from
-    if raw in channel.senders or (_SENDER_ID.fullmatch(raw) and not raw.isdigit()):
-        return raw
-    raise _invalid(
-        "from",
-        "must be a SenderID of 1 to 11 letters and digits (not digits only), or the "
-        "channel's shortcode or Time2Chat number in international digits",
-    )
-
-
-def _date_time(raw: str | None) -> datetime | None:
-    try:
-        return None if raw is None else parse_wire_time(raw)
-    except ValueError:
-        raise _invalid("sentDate", "must be an ISO-8601 date-time") from None
-
-
-def _url(fields: dict[str, Any], name: str) -> str | None:
-    raw = _string(fields, name)
-    if raw is None:
-        return None
-    try:
-        url = URL(raw)
-    except ValueError:
-        url = URL()
-    if url.scheme not in ("http", "https") or not url.host:
-        raise _invalid(name, "must be an absolute http(s) URL")
-    return raw
-
-
 def _sender_key(raw: str) -> str:
     """The sender a person answers (`to` of an action) as the emulator keys it: a shortcode or
     SenderID as is, a number in international digits."""
     try:
-        return digits(_read_number(raw.replace(" ", ""))) if len(raw) > 6 else raw
-    except _ApiError:
+        return digits(read_number(raw.replace(" ", ""))) if len(raw) > 6 else raw
+    except ApiError:
         return raw
 
 

@@ -33,7 +33,7 @@ from typing import Any, Literal
 import aiohttp
 
 from messaging.clock import Clock, SystemClock
-from sandbox.rbm_validation import format_timestamp
+from sandbox.rbm_schema import format_timestamp
 
 Sleep = Callable[[float], Awaitable[None]]
 PARTNER = ""
