@@ -20,7 +20,7 @@ from agents.smsmode import SmsmodeClient, t2c_sender
 from messaging.content import CONTENT
 from messaging.phone import Phone
 from messaging.renderers.rbm import TrafficType, render_rbm_messages
-from messaging.renderers.sms import render_sms
+from messaging.renderers.sms import DEFAULT_STOP_MENTION, render_sms
 from store.records import OutboxEntry
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class ChannelSender:
                 return await self._send_rcs(bot.rbm, bot, entry)
             except NotReachable as error:
                 log.info("%s not reachable by RCS (%s): by SMS", Phone(entry.phone).masked, error)
-        return await self._send_sms(bot, entry, time2chat=entry.channel == "t2c")
+        return await self._send_sms(bot, entry)
 
     async def _send_rcs(self, client: RbmClient, bot: BotChannels, entry: OutboxEntry) -> str:
         content = CONTENT.validate_python(entry.content)
@@ -70,14 +70,19 @@ class ChannelSender:
             await client.send(entry.phone, message, message_id=message_id)
         return message_id
 
-    async def _send_sms(self, bot: BotChannels, entry: OutboxEntry, *, time2chat: bool) -> str:
+    async def _send_sms(self, bot: BotChannels, entry: OutboxEntry) -> str:
         if self.smsmode is None:
             raise NoChannel(f"bot {entry.bot_id} has no SMS provider")
-        if time2chat and bot.t2c_number:
+        # The 09 number whenever the bot has one: an SMS with numbered choices must come from
+        # a number the recipient can answer, which a SenderID is not (also for R20 fallbacks).
+        if bot.t2c_number:
             sender: str | None = t2c_sender(bot.t2c_number)
         else:
             sender = bot.sms_sender
-        text = render_sms(CONTENT.validate_python(entry.content)).text
+        # R25: marketing messages carry the STOP mention.
+        marketing = bot.traffic is TrafficType.PROMOTION
+        stop = DEFAULT_STOP_MENTION if marketing else None
+        text = render_sms(CONTENT.validate_python(entry.content), stop_mention=stop).text
         accepted = await self.smsmode.send_sms(
             entry.phone,
             text,

@@ -118,9 +118,10 @@ async def demo_app(port: int, database: Path, first_bot: str = "appointment") ->
     app.add_subapp("/rbm", rbm.app())
     app.add_subapp("/smsmode", sms.app())
 
-    async def sessions(_: web.Application) -> AsyncIterator[None]:
-        await caller.__aenter__()
-        yield
+    await caller.__aenter__()
+
+    async def close_sessions(_: web.Application) -> None:
+        # on_cleanup runs after the cleanup contexts: the runtime has stopped sending.
         await caller.__aexit__(None, None, None)
         await providers.close()
 
@@ -130,8 +131,8 @@ async def demo_app(port: int, database: Path, first_bot: str = "appointment") ->
         yield
         task.cancel()
 
-    app.cleanup_ctx.append(sessions)
     app.cleanup_ctx.append(greet)
+    app.on_cleanup.append(close_sessions)
     return app
 
 
