@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Self
 
 from store.records import (
+    LIVE_STATUSES,
     Claim,
     Conversation,
     ConversationStatus,
@@ -101,9 +102,7 @@ class Store(ABC):
         bot_id: str,
         *,
         flow_hash: str | None = None,
-        statuses: frozenset[ConversationStatus] = frozenset(
-            {ConversationStatus.ACTIVE, ConversationStatus.HANDED_OFF}
-        ),
+        statuses: frozenset[ConversationStatus] = LIVE_STATUSES,
         limit: int = 1000,
     ) -> list[Conversation]:
         """Conversations of a bot (live ones by default), oldest first."""

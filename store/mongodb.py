@@ -58,6 +58,7 @@ from store.mongodb_documents import (
     timer_of,
 )
 from store.records import (
+    LIVE_STATUSES,
     Claim,
     Conversation,
     ConversationStatus,
@@ -176,9 +177,7 @@ class MongoStore(Store):
         bot_id: str,
         *,
         flow_hash: str | None = None,
-        statuses: frozenset[ConversationStatus] = frozenset(
-            {ConversationStatus.ACTIVE, ConversationStatus.HANDED_OFF}
-        ),
+        statuses: frozenset[ConversationStatus] = LIVE_STATUSES,
         limit: int = 1000,
     ) -> list[Conversation]:
         query: Doc = {"bot_id": bot_id, "status": {"$in": sorted(s.value for s in statuses)}}

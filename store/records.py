@@ -19,6 +19,10 @@ class ConversationStatus(StrEnum):
     ENDED = "ended"
 
 
+LIVE_STATUSES = frozenset({ConversationStatus.ACTIVE, ConversationStatus.HANDED_OFF})
+"""A conversation in these is live: at most one per bot and phone."""
+
+
 @dataclass(frozen=True, slots=True)
 class FlowVersion:
     """One version of a flow file, by the SHA-256 of its text."""

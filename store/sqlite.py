@@ -31,6 +31,7 @@ from pathlib import Path
 
 from store.base import LeaseLost, Store, StoreError, VersionConflict
 from store.records import (
+    LIVE_STATUSES,
     Claim,
     Conversation,
     ConversationStatus,
@@ -173,9 +174,7 @@ class SqliteStore(Store):
         bot_id: str,
         *,
         flow_hash: str | None = None,
-        statuses: frozenset[ConversationStatus] = frozenset(
-            {ConversationStatus.ACTIVE, ConversationStatus.HANDED_OFF}
-        ),
+        statuses: frozenset[ConversationStatus] = LIVE_STATUSES,
         limit: int = 1000,
     ) -> list[Conversation]:
         wanted = sorted(s.value for s in statuses)
