@@ -17,7 +17,7 @@ from agents.errors import NotReachable
 from agents.message_ids import rbm_message_id
 from agents.rbm import RbmClient
 from agents.smsmode import SmsmodeClient, t2c_sender
-from messaging.content import CONTENT
+from messaging.content import CONTENT, File, Image, Video
 from messaging.phone import Phone
 from messaging.renderers.rbm import TrafficType, render_rbm_messages
 from messaging.renderers.sms import DEFAULT_STOP_MENTION, render_sms
@@ -58,6 +58,15 @@ class ChannelSender:
             except NotReachable as error:
                 log.info("%s not reachable by RCS (%s): by SMS", Phone(entry.phone).masked, error)
         return await self._send_sms(bot, entry)
+
+    def expected_provider_id(self, entry: OutboxEntry) -> str | None:
+        """The RBM id of an RCS message's last part (an SMS fallback changes it after)."""
+        bot = self.bots[entry.bot_id]
+        if entry.channel != "rcs" or bot.rbm is None:
+            return None
+        content = CONTENT.validate_python(entry.content)
+        parts = 2 if isinstance(content, Image | Video | File) and content.text else 1
+        return rbm_message_id(f"{entry.key}/{parts - 1}")
 
     async def _send_rcs(self, client: RbmClient, bot: BotChannels, entry: OutboxEntry) -> str:
         content = CONTENT.validate_python(entry.content)

@@ -26,6 +26,12 @@ class Sender(Protocol):
         """Send one message; returns the provider's message id. Raises on failure."""
         ...
 
+    def expected_provider_id(self, entry: OutboxEntry) -> str | None:
+        """The provider id `send` will return, when it is known before sending (RBM ids
+        derive from the outbox key): recorded first, so that a receipt racing the send's
+        answer finds its message."""
+        ...
+
 
 @dataclass
 class RecordingSender:
@@ -40,6 +46,9 @@ class RecordingSender:
         self.arrived.set()
         return f"recorded-{len(self.sent)}"
 
+    def expected_provider_id(self, entry: OutboxEntry) -> str | None:
+        return None
+
 
 class LoggingSender:
     """Logs each message (phone masked) instead of sending it: `causette serve` before the
@@ -48,6 +57,9 @@ class LoggingSender:
     async def send(self, entry: OutboxEntry) -> str:
         log.info("to %s on %s: %s", Phone(entry.phone).masked, entry.channel, entry.content)
         return f"log-{entry.key}"
+
+    def expected_provider_id(self, entry: OutboxEntry) -> str | None:
+        return None
 
 
 class Dispatcher:
@@ -72,6 +84,11 @@ class Dispatcher:
         return handled
 
     async def _send(self, entry: OutboxEntry) -> None:
+        expected = self.sender.expected_provider_id(entry)
+        if expected is not None:
+            await self.store.mark_outbound(
+                entry.key, OutboxStatus.SENDING, self.clock.now(), provider_id=expected
+            )
         try:
             provider_id = await self.sender.send(entry)
         except Exception as error:  # any sender failure is recorded on the entry
@@ -80,6 +97,9 @@ class Dispatcher:
                 entry.key, OutboxStatus.FAILED, self.clock.now(), detail=str(error)
             )
             return
+        stored = await self.store.get_outbound(entry.key)
+        if stored is not None and stored.status.final:
+            return  # a receipt (DELIVERED, READ) already arrived: `sent` would step back
         await self.store.mark_outbound(
             entry.key, OutboxStatus.SENT, self.clock.now(), provider_id=provider_id
         )

@@ -6,10 +6,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from bots.outbox import RecordingSender
+from bots.runtime import Runtime
+from bots.worker import BotProfile
 from messaging.clock import FakeClock
 from messaging.inbound import InboundPostback, InboundText
-from store.records import InboxSource, OutboxStatus
-from tests.runtime.conftest import PHONE, RuntimeFactory
+from store.base import Store
+from store.records import InboxSource, OutboxEntry, OutboxStatus
+from store.sqlite import SqliteStore
+from tests.runtime.conftest import PHONE, START, RuntimeFactory
 
 
 def texts(sender: RecordingSender) -> list[str]:
@@ -155,3 +159,41 @@ async def test_a_turn_of_many_messages_is_sent_in_order(
             t for e, t in zip(sender.sent, texts(sender), strict=True) if e.phone.endswith(f"{n}")
         ]
         assert sent == [f"m{i}" for i in range(12)]
+
+
+class RacingSender:
+    """A provider whose DELIVERED receipt arrives before its answer to the send."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.seen_before_send: OutboxEntry | None = None
+
+    def expected_provider_id(self, entry: OutboxEntry) -> str | None:
+        return f"rbm-{entry.key}"
+
+    async def send(self, entry: OutboxEntry) -> str:
+        found = await self.store.find_outbound_by_provider_id(f"rbm-{entry.key}")
+        self.seen_before_send = found
+        assert found is not None  # the webhook could find it
+        await self.store.mark_outbound(entry.key, OutboxStatus.DELIVERED, START)
+        return f"rbm-{entry.key}"
+
+
+async def test_a_receipt_racing_the_send_is_kept(
+    flow_file: Path, clock: FakeClock, db_path: Path
+) -> None:
+    store = SqliteStore(db_path)
+    sender = RacingSender(store)
+    runtime = Runtime(
+        store, {"rdv": BotProfile("rdv")}, {"rdv": flow_file}, clock=clock, sender=sender
+    )
+    await runtime.open()
+    try:
+        await runtime.start_conversation("rdv", PHONE, key="k", contact={"first_name": "Ana"})
+        await runtime.run_until_idle()
+        assert sender.seen_before_send is not None
+        stored = await store.get_outbound(sender.seen_before_send.key)
+        assert stored is not None
+        assert stored.status is OutboxStatus.DELIVERED  # not stepped back to `sent`
+    finally:
+        await runtime.close()
