@@ -140,9 +140,11 @@ class Runtime:
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set: timers, `concurrency` workers, the dispatcher."""
         poll = self.tuning.poll
+        # One loop polls the store for events other processes appended; the others wait to
+        # be woken (by it, a webhook, a timer), so idle polling does not grow with them.
         tasks = [
-            asyncio.create_task(self.worker.run(stop, self._inbox_wake, poll))
-            for _ in range(self.tuning.concurrency)
+            asyncio.create_task(self.worker.run(stop, self._inbox_wake, poll if i == 0 else None))
+            for i in range(self.tuning.concurrency)
         ]
         tasks.append(asyncio.create_task(self.timers.run(stop, self._inbox_wake, poll)))
         tasks.append(asyncio.create_task(self.dispatcher.run(stop, self.worker.committed, poll)))

@@ -106,18 +106,21 @@ class Worker:
             handled += 1
         return handled
 
-    async def run(self, stop: asyncio.Event, wake: asyncio.Event, poll: timedelta) -> None:
-        """Handle events until `stop` is set; sleep up to `poll` (or until `wake`) when idle."""
+    async def run(self, stop: asyncio.Event, wake: asyncio.Event, poll: timedelta | None) -> None:
+        """Handle events until `stop` is set; when idle, wait for `wake`, or look again after
+        `poll` (None: only on `wake`, for loops that leave polling to another one)."""
+        timeout = poll.total_seconds() if poll is not None else None
         while not stop.is_set():
             # Cleared before looking, so that an event appended meanwhile is not slept past.
             wake.clear()
             try:
                 if await self.handle_next():
+                    wake.set()  # there may be more: idle loops of this process look too
                     continue
             except Exception:  # the store may be briefly unreachable: keep the loop alive
                 log.exception("handling an event failed; trying again")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), poll.total_seconds())
+                await asyncio.wait_for(wake.wait(), timeout)
 
     async def _handle(self, claim: Claim) -> None:
         started = time.perf_counter()
