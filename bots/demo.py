@@ -3,16 +3,23 @@
 One aiohttp server on loopback holds everything: the bots' runtime and webhooks, the RBM
 emulator under `/rbm`, the smsmode emulator under `/smsmode`, and the phone simulator at `/`.
 The bots use the real clients and the real webhooks: only the providers are stand-ins.
+
+`build_demo` assembles it, once, for the command and for the end-to-end tests: the tests point
+the flows' backends elsewhere (`env`), seed the emulators, start no conversation (`greet=None`)
+and add their own routes to `Demo.app` before they start it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import click
 from aiohttp import web
 
 from agents.google_auth import StaticToken
@@ -35,8 +42,7 @@ from bots.wiring import RBM_WEBHOOK_PATH, add_webhooks, channel_sender
 from sandbox.phonebook import Network, PhoneBook
 from sandbox.rbm import RbmEmulator
 from sandbox.simulator import add_simulator
-from sandbox.smsmode import SmsmodeEmulator
-from sandbox.smsmode_callbacks import SmsmodeChannel
+from sandbox.smsmode import SmsmodeChannel, SmsmodeEmulator
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "bots.yaml"
 DEMO_ENV = {
@@ -46,6 +52,7 @@ DEMO_ENV = {
     "DEMO_SMSMODE_SECRET": "demo-callback-secret",
 }
 PHONES = (("+33612345601", Network.RCS, "Ana"), ("+33798765432", Network.SMS, "Bruno"))
+FIRST_BOT = "appointment"
 
 
 def demo_number(index: int) -> str:
@@ -89,51 +96,92 @@ def demo_settings(base_url: str, database: Path, config: Path = EXAMPLES) -> Set
     )
 
 
-async def demo_app(port: int, database: Path, first_bot: str = "appointment") -> web.Application:
-    base_url = f"http://127.0.0.1:{port}"
+@dataclass
+class Demo:
+    """The demo's application, not started yet, and the pieces inside it."""
+
+    app: web.Application
+    """Serve it at `base_url`; routes may still be added until it starts."""
+    base_url: str
+    database: Path
+    settings: Settings
+    env: Mapping[str, str]
+    """The secrets and URLs the bots read: `DEMO_ENV` and the caller's `env` over it."""
+    runtime: Runtime
+    phonebook: PhoneBook
+    rbm: RbmEmulator
+    sms: SmsmodeEmulator
+
+
+async def build_demo(
+    base_url: str,
+    database: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    seed: int | None = None,
+    greet: str | None = FIRST_BOT,
+) -> Demo:
+    """The demo to be served at `base_url` (known before it starts: the bots' webhooks and
+    the providers' URLs hold it), on the SQLite file `database`.
+
+    `env` goes over `DEMO_ENV` (the flows' backends: `BOOKING_URL`, ...); `seed` makes the
+    emulators' draws repeatable; `greet` is the bot that writes to both phones once the app
+    has started, None for none. The app's cleanup stops the runtime, then closes the sessions.
+    """
     settings = demo_settings(base_url, database)
+    if greet is not None and greet not in {bot.id for bot in settings.bots}:
+        raise ValueError(f"{greet!r} is not an example bot")
+    environ = {**DEMO_ENV, **(env or {})}
     phonebook = PhoneBook()
     for number, network, name in PHONES:
         phonebook.add(number, network, name)
-    rbm = RbmEmulator(phonebook)
+    rbm = RbmEmulator(phonebook, rng=_rng(seed, 0))
     for bot in settings.bots:
-        rbm.add_agent(
-            f"{bot.id}_agent",
-            webhook_url=f"{base_url}{RBM_WEBHOOK_PATH}",
-            client_token=DEMO_ENV["DEMO_RBM_CLIENT_TOKEN"],
-        )
+        if bot.rcs is not None:
+            rbm.add_agent(
+                bot.rcs.agent,
+                webhook_url=f"{base_url}{RBM_WEBHOOK_PATH}",
+                client_token=environ["DEMO_RBM_CLIENT_TOKEN"],
+            )
     numbers = tuple(demo_number(index) for index in range(len(settings.bots)))
-    sms = SmsmodeEmulator(
-        phonebook,
-        [SmsmodeChannel(api_keys=(DEMO_ENV["DEMO_SMSMODE_KEY"],), name="demo", numbers=numbers)],
-    )
+    channel = SmsmodeChannel(api_keys=(environ["DEMO_SMSMODE_KEY"],), name="demo", numbers=numbers)
+    sms = SmsmodeEmulator(phonebook, [channel], rng=_rng(seed, 1))
+
     providers = aiohttp.ClientSession()
-    caller = AiohttpCaller()
-    sender = channel_sender(settings, DEMO_ENV, providers, rbm_tokens=StaticToken("sandbox"))
+    caller = await AiohttpCaller().__aenter__()
+    sender = channel_sender(settings, environ, providers, rbm_tokens=StaticToken("sandbox"))
     metrics = Metrics()
-    runtime = runtime_from_settings(settings, DEMO_ENV, sender=sender, http=caller, metrics=metrics)
+    runtime = runtime_from_settings(settings, environ, sender=sender, http=caller, metrics=metrics)
     app = create_app(runtime, metrics)
-    add_webhooks(app, settings, DEMO_ENV, runtime)
+    add_webhooks(app, settings, environ, runtime)
     add_simulator(app, phonebook)
     app.add_subapp("/rbm", rbm.app())
     app.add_subapp("/smsmode", sms.app())
-
-    await caller.__aenter__()
 
     async def close_sessions(_: web.Application) -> None:
         # on_cleanup runs after the cleanup contexts: the runtime has stopped sending.
         await caller.__aexit__(None, None, None)
         await providers.close()
 
+    if greet is not None:
+        app.cleanup_ctx.append(_greeting(runtime, greet))
+    app.on_cleanup.append(close_sessions)
+    return Demo(app, base_url, database, settings, environ, runtime, phonebook, rbm, sms)
+
+
+def _rng(seed: int | None, stream: int) -> random.Random:
+    """Unseeded, or the `stream`-th of the draws `seed` fixes (one per emulator)."""
+    return random.Random(None if seed is None else seed + stream)
+
+
+def _greeting(runtime: Runtime, bot_id: str) -> Callable[[web.Application], AsyncIterator[None]]:
     async def greet(_: web.Application) -> AsyncIterator[None]:
         # The business writes first, as a reminder campaign would: one RCS, one SMS phone.
-        task = asyncio.create_task(_start_conversations(runtime, first_bot))
+        task = asyncio.create_task(_start_conversations(runtime, bot_id))
         yield
         task.cancel()
 
-    app.cleanup_ctx.append(greet)
-    app.on_cleanup.append(close_sessions)
-    return app
+    return greet
 
 
 async def _start_conversations(runtime: Runtime, bot_id: str) -> None:
@@ -148,9 +196,22 @@ async def _start_conversations(runtime: Runtime, bot_id: str) -> None:
         )
 
 
+async def demo_app(port: int, database: Path, first_bot: str = FIRST_BOT) -> web.Application:
+    """What `causette demo` serves on `127.0.0.1:port`."""
+    demo = await build_demo(f"http://127.0.0.1:{port}", database, greet=first_bot)
+    return demo.app
+
+
 def run_demo(port: int, database: Path | None, first_bot: str) -> None:
-    folder = tempfile.mkdtemp(prefix="causette-demo-")
-    path = database or Path(folder) / "demo.db"
+    """Serve the demo until interrupted; an unknown `first_bot` is a usage error of `--bot`."""
+    bots = [bot.id for bot in load_settings(EXAMPLES, {}).bots]
+    if first_bot not in bots:
+        raise click.BadParameter(
+            f"{first_bot!r} is not one of {', '.join(bots)}.",
+            ctx=click.get_current_context(silent=True),
+            param_hint="'--bot'",
+        )
+    path = database or Path(tempfile.mkdtemp(prefix="causette-demo-")) / "demo.db"
     print(f"Causette demo: open http://127.0.0.1:{port}/ (SQLite: {path}; Ctrl-C to stop)")
     web.run_app(
         demo_app(port, path, first_bot), host="127.0.0.1", port=port, access_log=None, print=None

@@ -1,18 +1,13 @@
 """The example bots end to end, over loopback HTTP: what `causette demo` runs, driven by people.
 
-`demo` starts one aiohttp server on `127.0.0.1` holding what `bots.demo.demo_app` holds, built
-from the same public pieces (`demo_settings`, `channel_sender`, `runtime_from_settings`,
-`add_webhooks`, the two emulators, `add_simulator`), with four differences for tests:
+`demo` serves `bots.demo.build_demo` on a free port of `127.0.0.1`, as `causette demo` does,
+with three differences for tests:
 
 - the flows' backends (`BOOKING_URL`, `CARRIER_URL`, `CRM_URL` and their secrets) point at a
   `FakeBackend` mounted on the same server under `/backend`, which answers like the `http:`
   answers of `examples/tests/*.yaml` and records every call;
 - the emulators draw from seeded `Random`s, so a run is repeatable;
-- no conversation is started at startup: each test starts the one it drives;
-- the pieces stay reachable (`Demo`): runtime and store, phone book, emulators, backend.
-
-(`demo_app` itself cannot be reused for this: it takes no environment, keeps the phone book and
-the emulators to itself, starts conversations on its own and draws from unseeded `Random`s.)
+- no conversation is started at startup: each test starts the one it drives.
 
 A `Person` drives one phone through the phone simulator's HTTP API (`POST /api/phones/{number}
 /act`), as the web page does, and waits for the bot's messages on the phone book's watch queue
@@ -23,11 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import random
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,19 +30,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer, unused_port
 
-from agents.google_auth import StaticToken
-from bots.app import create_app
-from bots.config import Settings
-from bots.demo import DEMO_ENV, PHONES, demo_number, demo_settings
-from bots.http import AiohttpCaller
-from bots.metrics import Metrics
-from bots.runtime import Runtime
-from bots.serve import runtime_from_settings
-from bots.wiring import RBM_WEBHOOK_PATH, add_webhooks, channel_sender
-from sandbox.phonebook import Direction, PhoneBook, PhoneMessage
-from sandbox.rbm import RbmEmulator
-from sandbox.simulator import add_simulator
-from sandbox.smsmode import SmsmodeChannel, SmsmodeEmulator
+import bots.demo
+from bots.demo import PHONES
+from sandbox.phonebook import Direction, PhoneMessage
 from store.records import Conversation
 
 WAIT = 10.0
@@ -201,18 +185,10 @@ def _label(suggestion: dict[str, Any]) -> str:
 
 
 @dataclass
-class Demo:
-    """The running server and the pieces inside it."""
+class Demo(bots.demo.Demo):
+    """What `causette demo` serves, running, and what the tests drive it with."""
 
-    base_url: str
-    settings: Settings
-    env: dict[str, str]
-    runtime: Runtime
-    phonebook: PhoneBook
-    rbm: RbmEmulator
-    sms: SmsmodeEmulator
     backend: FakeBackend
-    database: Path
     http: aiohttp.ClientSession
     """The people's side: the phone simulator's API."""
     watch: asyncio.Queue[PhoneMessage]
@@ -312,46 +288,18 @@ async def demo(tmp_path: Path) -> AsyncIterator[Demo]:
     """What `causette demo` serves, on a free loopback port, stopped after the test."""
     port = unused_port()
     base_url = f"http://127.0.0.1:{port}"
-    database = tmp_path / "e2e.db"
-    settings = demo_settings(base_url, database)
     backend = FakeBackend()
-    env = DEMO_ENV | backend.env(base_url)
-
-    phonebook = PhoneBook()
-    for number, network, name in PHONES:
-        phonebook.add(number, network, name)
-    rbm = RbmEmulator(phonebook, rng=random.Random(SEED))
-    for bot in settings.bots:
-        assert bot.rcs is not None
-        rbm.add_agent(
-            bot.rcs.agent,
-            webhook_url=f"{base_url}{RBM_WEBHOOK_PATH}",
-            client_token=DEMO_ENV["DEMO_RBM_CLIENT_TOKEN"],
-        )
-    numbers = tuple(demo_number(index) for index in range(len(settings.bots)))
-    channel = SmsmodeChannel(api_keys=(DEMO_ENV["DEMO_SMSMODE_KEY"],), name="e2e", numbers=numbers)
-    sms = SmsmodeEmulator(phonebook, [channel], rng=random.Random(SEED + 1))
-
+    served = await bots.demo.build_demo(
+        base_url, tmp_path / "e2e.db", env=backend.env(base_url), seed=SEED, greet=None
+    )
+    backend.add_routes(served.app)
     async with AsyncExitStack() as stack:  # unwound last in, first out
-        providers = await stack.enter_async_context(aiohttp.ClientSession())
-        caller = await stack.enter_async_context(AiohttpCaller())
-        sender = channel_sender(settings, env, providers, rbm_tokens=StaticToken("sandbox"))
-        metrics = Metrics()
-        runtime = runtime_from_settings(settings, env, sender=sender, http=caller, metrics=metrics)
-        app = create_app(runtime, metrics)
-        add_webhooks(app, settings, env, runtime)
-        add_simulator(app, phonebook)
-        backend.add_routes(app)
-        app.add_subapp("/rbm", rbm.app())
-        app.add_subapp("/smsmode", sms.app())
-
-        watch = phonebook.watch()
-        stack.callback(phonebook.unwatch, watch)
-        # The server stops (runtime, emulators) before the sessions the bots use close.
-        server = TestServer(app, host="127.0.0.1", port=port)
+        watch = served.phonebook.watch()
+        stack.callback(served.phonebook.unwatch, watch)
+        # Closing the server stops the runtime, then closes the sessions the bots use.
+        server = TestServer(served.app, host="127.0.0.1", port=port)
         stack.push_async_callback(server.close)
         await server.start_server()
         people = await stack.enter_async_context(aiohttp.ClientSession())
-        yield Demo(
-            base_url, settings, env, runtime, phonebook, rbm, sms, backend, database, people, watch
-        )
+        parts = {part.name: getattr(served, part.name) for part in fields(served)}
+        yield Demo(**parts, backend=backend, http=people, watch=watch)
