@@ -17,7 +17,7 @@ from agents.errors import NotReachable
 from agents.message_ids import rbm_message_id
 from agents.rbm import RbmClient
 from agents.smsmode import SmsmodeClient, t2c_sender
-from messaging.content import CONTENT, File, Image, Video
+from messaging.content import CONTENT
 from messaging.phone import Phone
 from messaging.renderers.rbm import TrafficType, render_rbm_messages
 from messaging.renderers.sms import DEFAULT_STOP_MENTION, render_sms
@@ -64,8 +64,10 @@ class ChannelSender:
         bot = self.bots[entry.bot_id]
         if entry.channel != "rcs" or bot.rbm is None:
             return None
-        content = CONTENT.validate_python(entry.content)
-        parts = 2 if isinstance(content, Image | Video | File) and content.text else 1
+        # A media message with text goes as two RBM messages (see `_send_rcs`); read from the
+        # stored JSON, without validating the content a second time.
+        media = any(kind in entry.content for kind in ("image", "video", "file"))
+        parts = 2 if media and entry.content.get("text") else 1
         return rbm_message_id(f"{entry.key}/{parts - 1}")
 
     async def _send_rcs(self, client: RbmClient, bot: BotChannels, entry: OutboxEntry) -> str:

@@ -48,6 +48,7 @@ from flows.loader import LineDict, LineList, dotted, key_position, load_yaml, wa
 from flows.problems import Problem
 from flows.validation import problem_from_error
 from messaging.phone import InvalidPhoneError, Phone
+from store.url import resolve_store_url
 
 DEFAULT_STORE = "sqlite://causette.db"
 """A SQLite file next to the config file (`sqlite://` + a relative path)."""
@@ -265,7 +266,7 @@ class Settings(_Model):
     @field_validator("store")
     @classmethod
     def _store_url(cls, url: str, info: ValidationInfo) -> str:
-        return _resolve_store(url, _base(info))
+        return resolve_store_url(url, _base(info))
 
     @field_validator("bots")
     @classmethod
@@ -347,25 +348,6 @@ def _provider_problems(settings: Settings) -> Iterator[Problem]:
                 yield settings.where("bots", index, channel).problem(
                     f"{channel.upper()} needs `providers.smsmode`"
                 )
-
-
-def _resolve_store(url: str, base: Path) -> str:
-    if url.startswith(("mongodb://", "mongodb+srv://")):
-        return url
-    if not url.startswith("sqlite://"):
-        raise ValueError(
-            f"unknown store URL `{url}`: use sqlite:///absolute/path.db, "
-            "sqlite://path/next/to/config.db or mongodb://host/db"
-        )
-    target = url.removeprefix("sqlite://")
-    if target in (":memory:", "/:memory:"):
-        return url
-    if target.startswith("/./"):  # store.url documents it as relative, like `sqlite://x.db`
-        target = target[3:]
-    if target in ("", "/") or target.endswith("/"):
-        raise ValueError(f"store URL `{url}` names no database file")
-    database = Path(target)
-    return url if database.is_absolute() else f"sqlite://{base / database}"
 
 
 def _duplicates(ids: Iterable[tuple[int, object]]) -> Iterator[tuple[int, object, int]]:

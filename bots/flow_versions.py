@@ -72,7 +72,7 @@ class FlowVersions:
             if content_hash(text) == old.content_hash:
                 continue
             try:
-                new = await self._compile(path)
+                new = await self._compile_text(text, path)
             except FlowError as error:
                 log.error("flow of bot %s not reloaded:\n%s", bot_id, error)
                 continue
@@ -105,6 +105,9 @@ class FlowVersions:
             raise FlowError(
                 [Problem(str(path), 1, 1, f"cannot read the flow file: {error}")]
             ) from None
+        return await self._compile_text(text, path)
+
+    async def _compile_text(self, text: str, path: Path) -> CompiledFlow:
         compiled = compile_text(text, str(path))
         self._by_hash[compiled.content_hash] = compiled
         await self._store.save_flow_version(

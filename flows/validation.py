@@ -16,18 +16,32 @@ from flows.loader import LineDict, LineList, dotted, key_position, load_yaml, wa
 from flows.problems import FlowError, Problem, Severity
 from flows.schema import Ask, Branch, Call, Flow, Handoff, Otherwise, State, Transition
 from flows.templates import is_template
+from messaging.content import Card, Carousel, File, Image, RichCard, RichCarousel, Text, Video
 from messaging.limits import deferred_context
+from messaging.suggestions import (
+    AddToCalendar,
+    CalendarEvent,
+    Dial,
+    OpenUrl,
+    Place,
+    Reply,
+    ShareLocation,
+    ShowLocation,
+)
 
 _DEFERRED = deferred_context(is_template)
+_KEYED_MODELS = (
+    *(Flow, State, Transition, Ask, Call, Handoff, Otherwise, Branch),
+    *(Text, RichCard, RichCarousel, Card, Carousel, Image, Video, File),
+    *(Reply, OpenUrl, Dial, ShowLocation, ShareLocation, AddToCalendar, Place, CalendarEvent),
+)
 _KNOWN_KEYS = sorted(
     {
         field.alias or name
-        for model in (Flow, State, Transition, Ask, Call, Handoff, Otherwise, Branch)
+        for model in _KEYED_MODELS
         for name, field in model.model_fields.items()
+        if name != "kind"  # the union tag, never written in a flow
     }
-    | {"text", "card", "carousel", "image", "video", "file", "sms", "suggestions", "title"}
-    | {"description", "height", "orientation", "width", "cards", "reply", "data", "url", "label"}
-    | {"dial", "location", "share_location", "calendar", "start", "end", "lat", "lng", "query"}
 )
 """Every key the flow language knows, for "did you mean" hints."""
 
