@@ -1,7 +1,8 @@
 """What a provider's answer means for the message, whatever the provider.
 
 The fallback router decides from these types alone: `NotReachable` goes to SMS at once,
-`RateLimited` and `Transient` are retried, `Invalid` and `Permanent` fail the message.
+`RateLimited` and `Transient` are retried (`OutcomeUnknown`, a `Transient`, only where a retry
+cannot duplicate), `Invalid` and `Permanent` fail the message.
 """
 
 from __future__ import annotations
@@ -46,6 +47,15 @@ class Invalid(ProviderError):
 
 class Transient(ProviderError):
     """A failure that may pass (5xx, timeout, connection error): retry with backoff."""
+
+
+class OutcomeUnknown(Transient):
+    """The request may have reached the provider, but no answer came (a timeout, a connection
+    dropped after the request was written): the message may have been taken.
+
+    Retrying is harmless where the provider dedupes (RBM, by `messageId`), and may send a
+    duplicate where it does not (smsmode): the router decides per provider.
+    """
 
 
 class Permanent(ProviderError):

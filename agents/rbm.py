@@ -26,7 +26,15 @@ from typing import Any, Literal
 import aiohttp
 from yarl import URL
 
-from agents.errors import Invalid, NotReachable, Permanent, ProviderError, RateLimited, Transient
+from agents.errors import (
+    Invalid,
+    NotReachable,
+    OutcomeUnknown,
+    Permanent,
+    ProviderError,
+    RateLimited,
+    Transient,
+)
 from agents.google_auth import TokenSource, redact
 from messaging.clock import Clock, SystemClock
 from messaging.phone import InvalidPhoneError, Phone
@@ -303,18 +311,22 @@ def transport_error(
 ) -> ProviderError:
     """The `agents.errors` type of an aiohttp failure with no HTTP answer.
 
-    Timeouts and connection failures are `Transient`; a URL aiohttp cannot even use is a
-    configuration mistake, `Permanent`. The caller raises it `from None`: aiohttp's errors
-    may print the request URL, which holds the phone number.
+    A connection that could not be made is `Transient` (nothing was sent); a timeout or a
+    connection lost once the request may have been written is `OutcomeUnknown` (the provider
+    may have taken it); a URL aiohttp cannot even use is a configuration mistake, `Permanent`.
+    The caller raises it `from None`: aiohttp's errors may print the request URL, which holds
+    the phone number.
     """
     detail = scrub(str(error), phone, secrets, limit=200)
     name = type(error).__name__
     described = f"{name}: {detail}" if detail else name
     if isinstance(error, TimeoutError):
-        return Transient(f"{what}: no answer in time ({name})")
+        return OutcomeUnknown(f"{what}: no answer in time ({name})")
     if isinstance(error, aiohttp.InvalidURL):
         return Permanent(f"{what}: unusable URL ({name})")
-    return Transient(f"{what}: {described}")
+    if isinstance(error, aiohttp.ClientConnectorError):
+        return Transient(f"{what}: {described}")
+    return OutcomeUnknown(f"{what}: {described}")
 
 
 def scrub(text: str, phone: Phone | None, secrets: Sequence[str], *, limit: int) -> str:

@@ -29,26 +29,39 @@ def create_app(runtime: Runtime, metrics: Metrics) -> web.Application:
     app[METRICS] = metrics
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
-    app.cleanup_ctx.append(_run_runtime)
+    loops = _Loops(runtime)
+    app.cleanup_ctx.append(loops.context)
+    # The loops stop when the server starts shutting down, before it waits for the requests
+    # in hand: nothing new is sent while connections close; webhooks still store until then.
+    app.on_shutdown.append(loops.stop)
     return app
 
 
-async def _run_runtime(app: web.Application) -> AsyncIterator[None]:
-    runtime = app[RUNTIME]
-    await runtime.open()
-    stop = asyncio.Event()
-    task = asyncio.create_task(runtime.run(stop))
-    log.info("runtime started")
-    try:
-        yield
-    finally:
-        # Graceful: loops finish the turn in hand (its lease is released or committed),
-        # then the store closes.
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await runtime.close()
-        log.info("runtime stopped")
+class _Loops:
+    """The runtime's loops for the life of the application."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def context(self, _: web.Application) -> AsyncIterator[None]:
+        await self.runtime.open()
+        self._task = asyncio.create_task(self.runtime.run(self._stop))
+        log.info("runtime started")
+        try:
+            yield
+        finally:
+            await self.stop()
+            await self.runtime.close()
+            log.info("runtime stopped")
+
+    async def stop(self, _: web.Application | None = None) -> None:
+        """Graceful: loops finish the turn in hand (its lease is released or committed)."""
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 
 from bots.chat import ChatOptions, run_chat
+from bots.cli_messages import messages
 from bots.cli_runtime import demo, flows, serve
 from flows.graph import to_dot, to_mermaid
 from flows.problems import FlowError, Problem, Severity
@@ -44,6 +45,7 @@ def main() -> None:
 main.add_command(serve)
 main.add_command(demo)
 main.add_command(flows)
+main.add_command(messages)
 
 
 @main.command()

@@ -22,19 +22,16 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, cast, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from typing import Annotated, Any, Literal, get_args
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -43,11 +40,20 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from flows.durations import parse_duration
+from bots.config_fields import (
+    ConfigModel,
+    Duration,
+    TimeZone,
+    base_folder,
+    check_bot_id,
+    check_env_name,
+    check_sender_id,
+    check_t2c_number,
+)
+from bots.dispatch_settings import DispatchSettings, RcsSettings
 from flows.loader import LineDict, LineList, dotted, key_position, load_yaml, walk
 from flows.problems import Problem
 from flows.validation import problem_from_error
-from messaging.phone import InvalidPhoneError, Phone
 from store.url import resolve_store_url
 
 DEFAULT_STORE = "sqlite://causette.db"
@@ -55,8 +61,6 @@ DEFAULT_STORE = "sqlite://causette.db"
 
 DEFAULT_TIMEZONE = ZoneInfo("Europe/Paris")
 
-_BOT_ID = re.compile(r"^[a-z0-9_-]+$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DUPLICATE_BOT_ID = "duplicate_bot_id"
 
 Loc = tuple[str | int, ...]
@@ -93,77 +97,7 @@ def require_env(environ: Mapping[str, str], variable: str, where: Where) -> str:
     raise ConfigError([where.problem(f"environment variable `{variable}` {state}")])
 
 
-def _base(info: ValidationInfo) -> Path:
-    """The folder relative paths start from: the config file's, else the working directory."""
-    context = info.context if isinstance(info.context, dict) else {}
-    base = context.get("base")
-    return base if isinstance(base, Path) else Path.cwd()
-
-
-def _duration(value: object) -> object:
-    if isinstance(value, timedelta):
-        return value
-    # parse_duration names a value of the wrong type in its own error message.
-    return parse_duration(cast(str, value))
-
-
-def _zone(value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    try:
-        return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        pass
-    message = f"unknown time zone `{value}`"
-    close = difflib.get_close_matches(value, sorted(available_timezones()), n=1)
-    raise ValueError(message + (f" (did you mean `{close[0]}`?)" if close else ""))
-
-
-def _bot_id(value: str) -> str:
-    if not _BOT_ID.match(value):
-        raise ValueError(f"`{value}` is not a bot id: use only a-z, 0-9, `_` and `-`")
-    return value
-
-
-def _t2c_number(value: str) -> str:
-    try:
-        phone = Phone(value)
-    except InvalidPhoneError as error:
-        raise ValueError(str(error)) from None
-    if not phone.e164.startswith("+339"):
-        raise ValueError(f"`{value}` is not a French 09 number (Time2Chat, R11)")
-    return phone.e164
-
-
-_OADC = re.compile(r"^[A-Za-z0-9]{1,11}$")
-
-
-def _sender_id(value: str) -> str:
-    # R27: at most 11 alphanumeric characters, no spaces or punctuation, not digits only.
-    if not _OADC.match(value) or value.isdigit():
-        raise ValueError(
-            f"`{value}` is not a valid SenderID: 1 to 11 letters and digits, not digits only (R27)"
-        )
-    return value
-
-
-def _env_name(value: str) -> str:
-    if not _ENV_NAME.match(value):
-        raise ValueError(f"`{value}` is not an environment variable name")
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
-"""`30s`, `10m`, `1h30m`, as flows write durations."""
-
-TimeZone = Annotated[ZoneInfo, BeforeValidator(_zone)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class WorkerSettings(_Model):
+class WorkerSettings(ConfigModel):
     """How the conversation worker claims and runs turns."""
 
     concurrency: Annotated[int, Field(strict=True, ge=1)] = 16
@@ -174,7 +108,7 @@ class WorkerSettings(_Model):
     """The pause between looks at an empty inbox."""
 
 
-class RbmProvider(_Model):
+class RbmProvider(ConfigModel):
     """Google's RBM API (reference/rbm.md §0)."""
 
     credentials_env: str
@@ -191,7 +125,7 @@ class RbmProvider(_Model):
         return self.base_url or f"https://{prefix}rcsbusinessmessaging.googleapis.com"
 
 
-class SmsmodeProvider(_Model):
+class SmsmodeProvider(ConfigModel):
     """smsmode's REST API v1 (reference/sms.md §1)."""
 
     api_key_env: str
@@ -201,33 +135,28 @@ class SmsmodeProvider(_Model):
     base_url: str = "https://rest.smsmode.com"
 
 
-class Providers(_Model):
+class Providers(ConfigModel):
     rbm: RbmProvider | None = None
     smsmode: SmsmodeProvider | None = None
 
 
-class RcsSettings(_Model):
-    agent: Annotated[str, Field(min_length=1)]
-    """The RBM agent id (with or without `@rbm.goog`)."""
-
-
-class T2cSettings(_Model):
-    number: Annotated[str, AfterValidator(_t2c_number)]
+class T2cSettings(ConfigModel):
+    number: Annotated[str, AfterValidator(check_t2c_number)]
     """The bot's Time2Chat 09 number, kept in E.164."""
 
 
-class SmsSettings(_Model):
-    sender: Annotated[str, AfterValidator(_sender_id)]
+class SmsSettings(ConfigModel):
+    sender: Annotated[str, AfterValidator(check_sender_id)]
     """The SenderID (OADC): at most 11 letters and digits, not digits only (R27)."""
 
 
-class BotSettings(_Model):
+class BotSettings(ConfigModel):
     """One bot: its id, its flow file, and the environment variables its flow may read."""
 
-    id: Annotated[str, AfterValidator(_bot_id)]
+    id: Annotated[str, AfterValidator(check_bot_id)]
     flow: Path
     """The flow file, relative to the config file's folder; kept absolute."""
-    env_allow: list[Annotated[str, AfterValidator(_env_name)]] = Field(default_factory=list)
+    env_allow: list[Annotated[str, AfterValidator(check_env_name)]] = Field(default_factory=list)
     """Names a flow may read as `env.NAME`; nothing else of the environment reaches it."""
     rcs: RcsSettings | None = None
     t2c: T2cSettings | None = None
@@ -236,7 +165,7 @@ class BotSettings(_Model):
     @field_validator("flow")
     @classmethod
     def _flow_file(cls, flow: Path, info: ValidationInfo) -> Path:
-        path = _base(info) / flow
+        path = base_folder(info) / flow
         if path.is_dir():
             raise ValueError(f"{path} is a folder, not a flow file")
         if not path.is_file():
@@ -248,7 +177,7 @@ class BotSettings(_Model):
         return {name: environ[name] for name in self.env_allow if name in environ}
 
 
-class Settings(_Model):
+class Settings(ConfigModel):
     """The whole `bots.yaml`."""
 
     store: str = Field(default=DEFAULT_STORE, validate_default=True)
@@ -256,6 +185,7 @@ class Settings(_Model):
     timezone: TimeZone = DEFAULT_TIMEZONE
     bots: list[BotSettings]
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     providers: Providers = Field(default_factory=Providers)
     public_url: str | None = None
     """Where providers reach this server's webhooks (`https://bots.example.fr`): smsmode's
@@ -266,7 +196,7 @@ class Settings(_Model):
     @field_validator("store")
     @classmethod
     def _store_url(cls, url: str, info: ValidationInfo) -> str:
-        return resolve_store_url(url, _base(info))
+        return resolve_store_url(url, base_folder(info))
 
     @field_validator("bots")
     @classmethod

@@ -27,18 +27,18 @@ from bots.app import create_app
 from bots.config import (
     Providers,
     RbmProvider,
-    RcsSettings,
     Settings,
     SmsmodeProvider,
     SmsSettings,
     T2cSettings,
     load_settings,
 )
+from bots.dispatch_settings import RcsSettings
 from bots.http import AiohttpCaller
 from bots.metrics import Metrics
 from bots.runtime import Runtime
 from bots.serve import runtime_from_settings
-from bots.wiring import RBM_WEBHOOK_PATH, add_webhooks, channel_sender
+from bots.wiring import RBM_WEBHOOK_PATH, add_webhooks
 from sandbox.phonebook import Network, PhoneBook
 from sandbox.rbm import RbmEmulator
 from sandbox.simulator import add_simulator
@@ -149,9 +149,16 @@ async def build_demo(
 
     providers = aiohttp.ClientSession()
     caller = await AiohttpCaller().__aenter__()
-    sender = channel_sender(settings, environ, providers, rbm_tokens=StaticToken("sandbox"))
     metrics = Metrics()
-    runtime = runtime_from_settings(settings, environ, sender=sender, http=caller, metrics=metrics)
+    runtime = runtime_from_settings(
+        settings,
+        environ,
+        providers=providers,
+        rbm_tokens=StaticToken("sandbox"),
+        http=caller,
+        metrics=metrics,
+        rng=_rng(seed, 2),
+    )
     app = create_app(runtime, metrics)
     add_webhooks(app, settings, environ, runtime)
     add_simulator(app, phonebook)

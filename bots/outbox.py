@@ -1,16 +1,12 @@
-"""Draining the outbox: each queued message handed to a sender, its status recorded.
-
-Until the channels land (RBM and smsmode clients, fallback router), the sender is pluggable:
-tests record what would be sent, `causette serve` logs it.
+"""Senders that stand in for the providers: tests record what would be sent, `causette serve`
+without providers logs it. With providers, `fallback.router.Router` routes and sends instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Protocol
 
 from messaging.clock import Clock
@@ -24,12 +20,6 @@ log = logging.getLogger(__name__)
 class Sender(Protocol):
     async def send(self, entry: OutboxEntry) -> str:
         """Send one message; returns the provider's message id. Raises on failure."""
-        ...
-
-    def expected_provider_id(self, entry: OutboxEntry) -> str | None:
-        """The provider id `send` will return, when it is known before sending (RBM ids
-        derive from the outbox key): recorded first, so that a receipt racing the send's
-        answer finds its message."""
         ...
 
 
@@ -46,9 +36,6 @@ class RecordingSender:
         self.arrived.set()
         return f"recorded-{len(self.sent)}"
 
-    def expected_provider_id(self, entry: OutboxEntry) -> str | None:
-        return None
-
 
 class LoggingSender:
     """Logs each message (phone masked) instead of sending it: `causette serve` before the
@@ -58,58 +45,41 @@ class LoggingSender:
         log.info("to %s on %s: %s", Phone(entry.phone).masked, entry.channel, entry.content)
         return f"log-{entry.key}"
 
-    def expected_provider_id(self, entry: OutboxEntry) -> str | None:
-        return None
 
+class SenderHandler:
+    """Hands each claimed entry to a `Sender` as it is, with no routing nor retry: the
+    dispatcher's handler for tests and for `causette serve` without providers."""
 
-class Dispatcher:
-    def __init__(
-        self, store: Store, sender: Sender, clock: Clock, *, owner: str, lease: timedelta
-    ) -> None:
+    def __init__(self, store: Store, sender: Sender, clock: Clock, *, owner: str) -> None:
         self.store = store
         self.sender = sender
         self.clock = clock
         self.owner = owner
-        self.lease = lease
 
-    async def dispatch_due(self, limit: int = 100) -> int:
-        """Send every due entry; returns how many were handed to the sender."""
-        handled = 0
-        while batch := await self.store.claim_outbound(
-            self.owner, self.clock.now(), self.lease, limit
-        ):
-            for entry in batch:
-                await self._send(entry)
-            handled += len(batch)
-        return handled
-
-    async def _send(self, entry: OutboxEntry) -> None:
-        expected = self.sender.expected_provider_id(entry)
-        if expected is not None:
-            await self.store.mark_outbound(
-                entry.key, OutboxStatus.SENDING, self.clock.now(), provider_id=expected
-            )
+    async def handle(self, entry: OutboxEntry) -> None:
         try:
             provider_id = await self.sender.send(entry)
         except Exception as error:  # any sender failure is recorded on the entry
             log.warning("outbox %s failed: %s", entry.key, error)
-            await self.store.mark_outbound(
-                entry.key, OutboxStatus.FAILED, self.clock.now(), detail=str(error)
-            )
+            await self._mark(entry, OutboxStatus.FAILED, detail=str(error))
             return
-        stored = await self.store.get_outbound(entry.key)
-        if stored is not None and stored.status.final:
-            return  # a receipt (DELIVERED, READ) already arrived: `sent` would step back
-        await self.store.mark_outbound(
-            entry.key, OutboxStatus.SENT, self.clock.now(), provider_id=provider_id
-        )
+        await self._mark(entry, OutboxStatus.SENT, provider_id=provider_id, route=entry.channel)
 
-    async def run(self, stop: asyncio.Event, wake: asyncio.Event, poll: timedelta) -> None:
-        while not stop.is_set():
-            wake.clear()
-            try:
-                await self.dispatch_due()
-            except Exception:  # the store may be briefly unreachable: keep the loop alive
-                log.exception("dispatching the outbox failed; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), poll.total_seconds())
+    async def _mark(
+        self,
+        entry: OutboxEntry,
+        status: OutboxStatus,
+        *,
+        detail: str | None = None,
+        provider_id: str | None = None,
+        route: str | None = None,
+    ) -> None:
+        await self.store.mark_outbound(
+            entry.key,
+            status,
+            self.clock.now(),
+            detail=detail,
+            provider_id=provider_id,
+            route=route,
+            owner=self.owner,
+        )

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from bots.flow_versions import FlowVersions
-from bots.outbox import Dispatcher, Sender
+from bots.outbox import LoggingSender, Sender, SenderHandler
 from bots.timers import TimerFirer
 from bots.worker import BotProfile, Worker
+from fallback.dispatcher import Dispatcher, Handler
 from flows.conversation import HttpCaller
 from messaging.clock import Clock
 from messaging.inbound import Inbound
@@ -34,6 +35,8 @@ class Tuning:
     """Conversations handled at once by this process."""
     lease: timedelta = timedelta(seconds=30)
     poll: timedelta = timedelta(seconds=1)
+    in_flight: int = 32
+    """Outgoing messages handed to providers at once."""
 
 
 def process_owner() -> str:
@@ -49,7 +52,8 @@ class Runtime:
         flow_files: Mapping[str, Path],
         *,
         clock: Clock,
-        sender: Sender,
+        sender: Sender | None = None,
+        handler: Handler | None = None,
         http: HttpCaller | None = None,
         tuning: Tuning | None = None,
         owner: str | None = None,
@@ -72,7 +76,18 @@ class Runtime:
             on_turn=on_turn,
         )
         self.timers = TimerFirer(store, clock)
-        self.dispatcher = Dispatcher(store, sender, clock, owner=owner, lease=self.tuning.lease)
+        self.owner = owner
+        if handler is None:
+            # Without a router (tests, no providers configured): each message as it is.
+            handler = SenderHandler(store, sender or LoggingSender(), clock, owner=owner)
+        self.dispatcher = Dispatcher(
+            store,
+            handler,
+            clock,
+            owner=owner,
+            lease=self.tuning.lease,
+            in_flight=self.tuning.in_flight,
+        )
         self._inbox_wake = asyncio.Event()
 
     async def open(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import signal
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import timedelta
@@ -13,13 +14,14 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from agents.google_auth import TokenSource
 from bots.app import RUNTIME, create_app
 from bots.config import Settings
 from bots.http import AiohttpCaller
 from bots.metrics import Metrics
-from bots.outbox import LoggingSender, Sender
-from bots.runtime import Runtime, Tuning
-from bots.wiring import add_webhooks, channel_sender, default_channel
+from bots.outbox import Sender
+from bots.runtime import Runtime, Tuning, process_owner
+from bots.wiring import add_webhooks, build_router, default_channel
 from bots.worker import BotProfile
 from flows.conversation import HttpCaller
 from messaging.clock import Clock, SystemClock
@@ -36,9 +38,29 @@ def runtime_from_settings(
     *,
     clock: Clock | None = None,
     sender: Sender | None = None,
+    providers: aiohttp.ClientSession | None = None,
+    rbm_tokens: TokenSource | None = None,
     http: HttpCaller | None = None,
     metrics: Metrics | None = None,
+    rng: random.Random | None = None,
 ) -> Runtime:
+    """The runtime of `bots.yaml`. With a `providers` session and providers configured, the
+    outbox goes through the fallback router; otherwise to `sender` (default: the log)."""
+    store = store_from_url(settings.store)
+    clock = clock or SystemClock()
+    owner = process_owner()
+    handler = None
+    if providers is not None and (settings.providers.rbm or settings.providers.smsmode):
+        handler = build_router(
+            settings,
+            environ,
+            providers,
+            store=store,
+            clock=clock,
+            owner=owner,
+            rbm_tokens=rbm_tokens,
+            rng=rng,
+        )
     profiles = {
         bot.id: BotProfile(
             bot.id, env=bot.env(environ), channel=default_channel(bot), timezone=settings.timezone
@@ -46,17 +68,20 @@ def runtime_from_settings(
         for bot in settings.bots
     }
     return Runtime(
-        store_from_url(settings.store),
+        store,
         profiles,
         {bot.id: bot.flow for bot in settings.bots},
-        clock=clock or SystemClock(),
-        sender=sender or LoggingSender(),
+        clock=clock,
+        sender=sender,
+        handler=handler,
         http=http,
         tuning=Tuning(
             concurrency=settings.worker.concurrency,
             lease=settings.worker.lease,
             poll=settings.worker.poll,
+            in_flight=settings.dispatch.in_flight,
         ),
+        owner=owner,
         on_turn=metrics.observe_turn if metrics else None,
     )
 
@@ -69,11 +94,9 @@ def serve(settings: Settings, environ: Mapping[str, str], host: str, port: int) 
         caller = AiohttpCaller()
         await caller.__aenter__()
         providers = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        has_providers = settings.providers.rbm or settings.providers.smsmode
         # Without providers nothing can be sent: messages are logged (phones masked).
-        sender = channel_sender(settings, environ, providers) if has_providers else None
         runtime = runtime_from_settings(
-            settings, environ, http=caller, metrics=metrics, sender=sender
+            settings, environ, http=caller, metrics=metrics, providers=providers
         )
         app = create_app(runtime, metrics)
         add_webhooks(app, settings, environ, runtime)

@@ -1,4 +1,4 @@
-"""From `bots.yaml` to the channels: provider clients, the outbox sender, the webhooks.
+"""From `bots.yaml` to the channels: provider clients, the outbox router, the webhooks.
 
 `causette serve` wires the real providers; `causette demo` the same code to the sandbox.
 """
@@ -7,20 +7,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import random
 from collections.abc import Mapping
 
 import aiohttp
 from aiohttp import web
+from aiolimiter import AsyncLimiter
 
 from agents.google_auth import ServiceAccountTokens, TokenSource
 from agents.rbm import RbmClient
 from agents.smsmode import SmsmodeClient
-from bots.channels import BotChannels, ChannelSender
 from bots.config import BotSettings, Settings
 from bots.runtime import Runtime
+from fallback.channels import BotChannels
+from fallback.policy import RcsPolicy
+from fallback.router import Router
 from flows.validation import load_flow
 from messaging.channel import Channel
+from messaging.clock import Clock
 from messaging.renderers.rbm import traffic_for_flow
+from store.base import Store
 from webhooks.rbm import add_rbm_webhook
 from webhooks.smsmode import SmsRoute, add_smsmode_callbacks
 
@@ -41,14 +47,18 @@ def callback_token(secret: str, bot_id: str) -> str:
     return hmac.new(secret.encode(), bot_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def channel_sender(
+def build_router(
     settings: Settings,
     environ: Mapping[str, str],
     session: aiohttp.ClientSession,
     *,
+    store: Store,
+    clock: Clock,
+    owner: str,
     rbm_tokens: TokenSource | None = None,
-) -> ChannelSender:
-    """The outbox sender for every bot of the settings (secrets read from `environ`)."""
+    rng: random.Random | None = None,
+) -> Router:
+    """The outbox router for every bot of the settings (secrets read from `environ`)."""
     rbm, smsmode = settings.providers.rbm, settings.providers.smsmode
     tokens = rbm_tokens
     if rbm is not None and tokens is None:
@@ -64,18 +74,32 @@ def channel_sender(
         if smsmode is not None and settings.public_url:
             token = callback_token(environ[smsmode.callback_secret_env], bot.id)
             callback = f"{settings.public_url.rstrip('/')}{SMSMODE_CALLBACK_PREFIX}/{token}"
-        client = None
+        client, limiter, rcs = None, None, RcsPolicy()
         if bot.rcs is not None and rbm is not None and tokens is not None:
-            client = RbmClient(session, agent_id=bot.rcs.agent, tokens=tokens, base_url=rbm.url)
+            client = RbmClient(
+                session, agent_id=bot.rcs.agent, tokens=tokens, base_url=rbm.url, clock=clock
+            )
+            rcs = bot.rcs.policy()
+            limiter = AsyncLimiter(rcs.rate, 1)
         bots[bot.id] = BotChannels(
             rbm=client,
             t2c_number=bot.t2c.number if bot.t2c else None,
             sms_sender=bot.sms.sender if bot.sms else None,
             traffic=traffic_for_flow(load_flow(bot.flow).flow.traffic.value),
+            rcs=rcs,
             status_url=callback,
             mo_url=callback,
+            limiter=limiter,
         )
-    return ChannelSender(bots, sms_client)
+    return Router(
+        store,
+        clock,
+        bots,
+        sms_client,
+        owner=owner,
+        policy=settings.dispatch.policy(),
+        rng=rng,
+    )
 
 
 def add_webhooks(

@@ -148,7 +148,10 @@ class RbmEmulator(RbmDelivery):
         except InvalidArgument as error:
             return _error(400, str(error))
         except _ApiError as error:
-            return _error(error.code, str(error))
+            response = _error(error.code, str(error))
+            if error.code == 429 and self.faults.retry_after is not None:
+                response.headers["Retry-After"] = str(self.faults.retry_after)
+            return response
 
     async def _guard(self, request: web.Request, *required: str) -> tuple[str, str]:
         """Faults, bearer token, required query parameters, path phone: (agent id, phone)."""

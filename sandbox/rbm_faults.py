@@ -22,6 +22,9 @@ class RbmFaults:
     """Seconds between the 200 of a send and the delivery to an online phone."""
     error_rates: dict[int, float] = field(default_factory=dict)
     """Probability of answering an API call with this status instead, e.g. {500: 0.1}."""
+    retry_after: int | None = None
+    """Seconds announced in `Retry-After` on every 429 (Google-wide convention [?]); None: no
+    header."""
     timeout_rate: float = 0.0
     """Probability that an API call is held until `release_held()`, then carried out."""
     drop_receipts: float = 0.0
@@ -73,6 +76,10 @@ def _patch(target: Any, data: Any) -> None:
 def _convert(name: str, current: Any, value: Any) -> Any:
     if name == "retry_waits":
         return None if value is None else [float(wait) for wait in value]
+    if name == "retry_after":
+        if value is not None and (type(value) is not int or value < 0):
+            raise ValueError("a whole number of seconds, or null")
+        return value
     if name == "error_rates":
         return {int(status): float(rate) for status, rate in value.items()}
     if name == "features":

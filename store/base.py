@@ -11,6 +11,10 @@ Ordering and exactly-once rest on three rules:
 - `commit_turn` writes a handled event's whole outcome as one unit, and records the event's
   `seq` in the conversation (`last_inbox_seq`), so that a replay after a crash is recognised
   and every key it writes (outbox, history, timers) already exists.
+
+The outbox keeps a conversation's order the same way: the dispatcher leases only the oldest
+unfinished message of a conversation (`claim_outbound`), and its writes are fenced by its
+lease (`mark_outbound(owner=...)`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Self
 
 from store.records import (
     LIVE_STATUSES,
+    AgentRecord,
     Claim,
     Conversation,
     ConversationStatus,
@@ -43,7 +48,8 @@ class StoreError(Exception):
 class LeaseLost(StoreError):
     """The claim's lease is no longer this claim's (taken over after it expired, released, or
     renewed into a newer claim): drop the turn. A lease that expired but that nobody took over
-    still counts as held."""
+    still counts as held. Also raised by `Store.mark_outbound` with an `owner` whose lease on
+    the outbox entry is gone."""
 
 
 class VersionConflict(StoreError):
@@ -187,9 +193,20 @@ class Store(ABC):
     async def claim_outbound(
         self, owner: str, now: datetime, lease: timedelta, limit: int = 100
     ) -> list[OutboxEntry]:
-        """Lease queued entries due at or before `now` (and `sending` ones whose lease
-        expired), oldest first; they become `sending` and their `attempts` grows by one (no
-        history line: `mark_outbound` writes those)."""
+        """Lease up to `limit` entries the dispatcher must act on, oldest key first (keys sort
+        in production order), at most one per conversation:
+        (a) `queued` or `revoked` entries due at or before `now`;
+        (b) `sending` entries whose lease expired (`lease_until <= now`: their dispatcher died);
+        (c) `sent` entries whose `deadline_at` passed (the RCS copy is to be revoked).
+        Head rule for (a) and (b): an entry is not claimable while an entry of its conversation
+        with a smaller key is `queued`, `revoked` or `sending` (a message waiting for its retry
+        holds back the later ones of its conversation; `sent` entries hold nothing back).
+
+        Claimed entries become `sending` under a lease of `owner` until `now + lease`, and
+        their `attempts` grows by one; no history line (`mark_outbound` writes those), and
+        `route`, `deadline_at` and the provider ids stay. Two dispatchers claiming at once
+        never lease the same entry.
+        """
 
     @abstractmethod
     async def mark_outbound(
@@ -200,24 +217,55 @@ class Store(ABC):
         *,
         provider_id: str | None = None,
         detail: str | None = None,
+        route: str | None = None,
+        due_at: datetime | None = None,
+        deadline_at: datetime | None = None,
+        owner: str | None = None,
     ) -> None:
-        """Record a status change (and the provider's message id), appended to the history as
-        `{"at": iso, "status": ..., "detail": ... or None}`; `KeyError` for an unknown key.
+        """Record a status change as one write, and append it to the history as
+        `{"at": iso, "status": ..., "detail": ... or None, "channel": route or None}` (the
+        route in force after the write). `KeyError` for an unknown key.
 
-        It takes no owner: a dispatcher whose lease expired cannot tell that another took the
-        entry over. Until the fallback router adds fencing, sending relies on the provider's
-        dedupe of the message id derived from the outbox key.
+        - `provider_id` given: it becomes `provider_id` and is appended to `provider_ids`
+          (once: the same id again adds nothing);
+        - `route` given: replaces the route; `due_at` given: replaces `due_at` (the retry
+          time, a grace period);
+        - `deadline_at` is kept only with status `sent`: given, it is set; any other status
+          clears it;
+        - the lease is cleared unless the new status is `sending`;
+        - `owner` given (the dispatcher's fencing): the write applies only while the entry is
+          `sending` under a lease of that owner (expired or not, as long as nobody else took
+          it over); otherwise `LeaseLost` and nothing is written. Without it (receipts from
+          webhooks) the write is unconditional.
         """
 
     @abstractmethod
     async def get_outbound(self, key: str) -> OutboxEntry | None: ...
 
     @abstractmethod
-    async def find_outbound_by_provider_id(self, provider_id: str) -> OutboxEntry | None: ...
+    async def find_outbound_by_provider_id(self, provider_id: str) -> OutboxEntry | None:
+        """The entry sent under this provider id, whichever of its `provider_ids` it is (a
+        late RBM receipt still finds an entry that fell back to SMS since); the oldest entry
+        if several share it."""
 
     @abstractmethod
     async def outbox_depth(self) -> dict[OutboxStatus, int]:
         """How many entries are in each status (statuses with none are left out)."""
+
+    # --- agents ----------------------------------------------------------------------------
+
+    @abstractmethod
+    async def get_agent(self, agent_id: str) -> AgentRecord | None: ...
+
+    @abstractmethod
+    async def save_agent(self, record: AgentRecord) -> None:
+        """Store the whole record, replacing the stored one of the same `agent_id` if any."""
+
+    @abstractmethod
+    async def record_agent_send(self, agent_id: str, at: datetime) -> None:
+        """Note a send through the agent: `last_sent_at` becomes `max(last_sent_at, at)` (a
+        late report of an older send moves nothing back); `updated_at` stays. A missing agent
+        is created `launched` (it just sent) with `updated_at = at`."""
 
     # --- history ---------------------------------------------------------------------------
 

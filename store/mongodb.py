@@ -28,14 +28,14 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import pymongo
-from pymongo import AsyncMongoClient, ReplaceOne, ReturnDocument
+from pymongo import AsyncMongoClient, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from store.base import LeaseLost, Store, StoreError, VersionConflict
+from store.mongodb_agents import MongoAgents
 from store.mongodb_documents import (
     SEQ_COUNTER,
-    Collections,
     Doc,
     conversation_doc,
     conversation_of,
@@ -48,15 +48,11 @@ from store.mongodb_documents import (
     inbox_of,
     insert_new,
     ms,
-    outbound_doc,
-    outbound_marked,
-    outbound_ready,
-    outbound_taken,
-    outbox_of,
     prepare,
     timer_doc,
     timer_of,
 )
+from store.mongodb_outbox import MongoOutbox, outbound_doc
 from store.records import (
     LIVE_STATUSES,
     Claim,
@@ -66,8 +62,6 @@ from store.records import (
     HistoryEntry,
     InboxEntry,
     NewInbound,
-    OutboxEntry,
-    OutboxStatus,
     TimerRecord,
     TurnWrite,
 )
@@ -84,8 +78,9 @@ T = TypeVar("T")
 Session = AsyncClientSession | None
 
 
-class MongoStore(Store):
+class MongoStore(MongoOutbox, MongoAgents, Store):
     """MongoDB: a replica set (or mongos) for transactions; a standalone server works too.
+    The outbox and the agents are in `store/mongodb_outbox.py` and `store/mongodb_agents.py`.
 
     Which database: `database` when it differs from the default `causette`; otherwise the one
     the URI names (`mongodb://host/dbname`), else `causette`. (So `database="causette"`
@@ -99,15 +94,9 @@ class MongoStore(Store):
         self._database = database
         self._selection_timeout = server_selection_timeout
         self._client: AsyncMongoClient[Doc] | None = None
-        self._collections: Collections | None = None
+        self._collections = None
         self.transactions = False
         """Whether units run as transactions (set by `open()`)."""
-
-    @property
-    def _c(self) -> Collections:
-        if self._collections is None:
-            raise StoreError("the MongoDB store is not open")
-        return self._collections
 
     async def open(self) -> None:
         if self._client is not None:
@@ -369,52 +358,6 @@ class MongoStore(Store):
     async def next_timer_due(self) -> datetime | None:
         doc = await self._c.timers.find_one({}, {"due_at": 1}, sort=[("due_at", 1)])
         return None if doc is None else doc["due_at"]
-
-    # --- outbox ----------------------------------------------------------------------------
-
-    async def claim_outbound(
-        self, owner: str, now: datetime, lease: timedelta, limit: int = 100
-    ) -> list[OutboxEntry]:
-        ready, take = outbound_ready(now), outbound_taken(owner, ms(now + lease))
-        order = [("due_at", 1), ("created_at", 1), ("_id", 1)]
-        candidates = await self._c.outbox.find(ready, {"_id": 1}, sort=order).to_list(limit)
-        claimed = []
-        for candidate in candidates:
-            # Checked again per entry: another dispatcher may have taken it since the read.
-            doc = await self._c.outbox.find_one_and_update(
-                {"_id": candidate["_id"], **ready}, take, return_document=ReturnDocument.AFTER
-            )
-            if doc is not None:
-                claimed.append(outbox_of(doc))
-        return claimed
-
-    async def mark_outbound(
-        self,
-        key: str,
-        status: OutboxStatus,
-        now: datetime,
-        *,
-        provider_id: str | None = None,
-        detail: str | None = None,
-    ) -> None:
-        update = outbound_marked(status, now, provider_id, detail)
-        if (await self._c.outbox.update_one({"_id": key}, update)).matched_count != 1:
-            raise KeyError(f"no outbound entry {key!r}")
-
-    async def get_outbound(self, key: str) -> OutboxEntry | None:
-        doc = await self._c.outbox.find_one({"_id": key})
-        return None if doc is None else outbox_of(doc)
-
-    async def find_outbound_by_provider_id(self, provider_id: str) -> OutboxEntry | None:
-        doc = await self._c.outbox.find_one(
-            {"provider_id": provider_id}, sort=[("created_at", 1), ("_id", 1)]
-        )
-        return None if doc is None else outbox_of(doc)
-
-    async def outbox_depth(self) -> dict[OutboxStatus, int]:
-        pipeline: list[Doc] = [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
-        cursor = await self._c.outbox.aggregate(pipeline)
-        return {OutboxStatus(doc["_id"]): doc["n"] async for doc in cursor}
 
     # --- history ---------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from store.base import StoreError
 from store.records import (
     Claim,
     Conversation,
@@ -32,9 +33,6 @@ from store.records import (
     InboxEntry,
     InboxSource,
     NewInbound,
-    NewOutbound,
-    OutboxEntry,
-    OutboxStatus,
     TimerRecord,
 )
 
@@ -58,6 +56,7 @@ class Collections:
     outbox: Collection
     timers: Collection
     history: Collection
+    agents: Collection
 
     @classmethod
     def of(cls, db: AsyncDatabase[Doc]) -> Collections:
@@ -75,19 +74,52 @@ INDEXES: dict[str, list[IndexModel]] = {
         index_on("bot_id", "phone", "done", "_id"),
     ],
     "leases": [index_on("until")],
-    "outbox": [index_on("provider_id"), index_on("status", "due_at")],
+    "outbox": [
+        # Multikey: an entry is found by any provider id it was sent under.
+        index_on("provider_ids"),
+        # `claim_outbound` walks the claimable entries in key order (rather than by due time,
+        # which would sort a whole backlog due at once on every claim), looks up whether each
+        # is its conversation's first waiting one, and finds the RCS copies past their deadline.
+        index_on("status", "_id"),
+        index_on("conversation_id", "status", "_id"),
+        index_on("status", "deadline_at"),
+    ],
     "timers": [index_on("due_at", "_id")],
     "history": [index_on("conversation_id", "at", "turn", "position")],
 }
 
 
 async def prepare(db: AsyncDatabase[Doc]) -> Collections:
-    """The store's collections, with their indexes and the seq counter made if missing."""
+    """The store's collections, with their indexes and the seq counter made if missing, and
+    documents of an earlier layout brought to the current one."""
     collections = Collections.of(db)
     for name, indexes in INDEXES.items():
         await getattr(collections, name).create_indexes(indexes)
     await _ensure_counter(collections)
+    await _upgrade_outbox(collections)
     return collections
+
+
+async def _upgrade_outbox(c: Collections) -> None:
+    """Give entries written before `provider_ids` existed theirs (their one `provider_id`), so
+    that a receipt for a message sent before the upgrade still finds it. The other fields the
+    router added (`route`, `deadline_at`) read as None when absent."""
+    legacy = {"$cond": [{"$eq": [{"$type": "$provider_id"}, "string"]}, ["$provider_id"], []]}
+    await c.outbox.update_many(
+        {"provider_ids": {"$exists": False}}, [{"$set": {"provider_ids": legacy}}]
+    )
+
+
+class Connected:
+    """What the parts of the MongoDB store (`MongoStore` and its mixins) share."""
+
+    _collections: Collections | None = None
+
+    @property
+    def _c(self) -> Collections:
+        if self._collections is None:
+            raise StoreError("the MongoDB store is not open")
+        return self._collections
 
 
 async def _ensure_counter(c: Collections) -> None:
@@ -222,67 +254,6 @@ def inbox_of(doc: Doc) -> InboxEntry:
         event=doc["event"],
         received_at=doc["received_at"],
         done=doc["done"],
-    )
-
-
-def outbound_doc(conversation: Conversation, item: NewOutbound, now: datetime) -> Doc:
-    return {
-        "_id": item.key,
-        "conversation_id": conversation.id,
-        "bot_id": conversation.bot_id,
-        "phone": conversation.phone,
-        "content": item.content,
-        "channel": item.channel,
-        "status": OutboxStatus.QUEUED.value,
-        "due_at": ms(item.due_at),
-        "created_at": ms(now),
-        "attempts": 0,
-        "provider_id": None,
-        "history": [],
-    }
-
-
-def outbound_ready(now: datetime) -> Doc:
-    """Outbound entries a dispatcher may take: queued and due, or sending on an expired lease."""
-    return {
-        "$or": [
-            {"status": OutboxStatus.QUEUED.value, "due_at": {"$lte": now}},
-            {"status": OutboxStatus.SENDING.value, "lease_until": {"$lte": now}},
-        ]
-    }
-
-
-def outbound_taken(owner: str, until: datetime) -> Doc:
-    return {
-        "$set": {"status": OutboxStatus.SENDING.value, "lease_owner": owner, "lease_until": until},
-        "$inc": {"attempts": 1},
-    }
-
-
-def outbound_marked(
-    status: OutboxStatus, now: datetime, provider_id: str | None, detail: str | None
-) -> Doc:
-    change = {"at": now.astimezone(UTC).isoformat(), "status": status.value, "detail": detail}
-    update: Doc = {"$set": {"status": status.value}, "$push": {"history": change}}
-    if provider_id is not None:
-        update["$set"]["provider_id"] = provider_id
-    return update
-
-
-def outbox_of(doc: Doc) -> OutboxEntry:
-    return OutboxEntry(
-        key=doc["_id"],
-        conversation_id=doc["conversation_id"],
-        bot_id=doc["bot_id"],
-        phone=doc["phone"],
-        content=doc["content"],
-        channel=doc["channel"],
-        status=OutboxStatus(doc["status"]),
-        due_at=doc["due_at"],
-        created_at=doc["created_at"],
-        attempts=doc["attempts"],
-        provider_id=doc["provider_id"],
-        history=doc["history"],
     )
 
 

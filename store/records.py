@@ -106,11 +106,16 @@ class Claim:
 
 
 class OutboxStatus(StrEnum):
-    """Where an outgoing message stands; the receipt vocabulary is reference/sms.md §4's."""
+    """Where an outgoing message stands; the receipt vocabulary is reference/sms.md §4's.
+
+    `revoked` is not final: the RCS copy was revoked (by the dispatcher once its delivery
+    deadline passed, or by RBM when its ttl expired) and the SMS rendering goes next.
+    """
 
     QUEUED = "queued"
     SENDING = "sending"
     SENT = "sent"  # accepted by the provider (R3: handed to the operator), not yet delivered
+    REVOKED = "revoked"  # the RCS copy was withdrawn; the SMS fallback is due
     DELIVERED = "delivered"
     READ = "read"  # RCS only
     EXPIRED = "expired"  # not delivered within its validity (R4)
@@ -160,7 +165,21 @@ class OutboxEntry:
     attempts: int = 0
     provider_id: str | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
-    """Status changes, oldest first: `{"at": iso, "status": ..., "detail": ...}`."""
+    """Status changes, oldest first: `{"at": iso, "status": ..., "detail": ... or None,
+    "channel": route or None}`, `channel` being the route in force after the change."""
+    route: str | None = None
+    """The channel this message is being or was last sent on: `rcs`, `sms` or `t2c`; None
+    until the router chose."""
+    deadline_at: datetime | None = None
+    """While `sent` on RCS: when the dispatcher revokes it if no DELIVERED came."""
+    provider_ids: tuple[str, ...] = ()
+    """Every provider id the message was sent under, oldest first (an RCS id, then an SMS one
+    after a fallback); `provider_id` is the latest."""
+
+
+WAITING_OUTBOX = frozenset({OutboxStatus.QUEUED, OutboxStatus.REVOKED, OutboxStatus.SENDING})
+"""An entry in these still has to be (re)sent, and holds back the later entries of its
+conversation (see `Store.claim_outbound`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,3 +221,23 @@ class TurnWrite:
     cancel: list[str]
     """Timer ids to cancel."""
     history: list[HistoryEntry]
+
+
+class AgentState(StrEnum):
+    """Where an RCS agent stands with Google."""
+
+    LAUNCHED = "launched"
+    UNLAUNCHED = "unlaunched"  # registered, not launched yet
+    SUSPENDED = "suspended"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    agent_id: str
+    state: AgentState
+    last_sent_at: datetime | None
+    """The latest send through this agent (its 6-month inactivity is counted from it)."""
+    reactivated_at: datetime | None
+    """When the agent was last re-validated after an inactivity deactivation (R19)."""
+    updated_at: datetime
+    """When the record was last saved (`Store.save_agent`); a send leaves it alone."""

@@ -39,11 +39,11 @@ from store.records import (
     HistoryEntry,
     InboxEntry,
     NewInbound,
-    OutboxEntry,
-    OutboxStatus,
     TimerRecord,
     TurnWrite,
 )
+from store.sqlite_agents import SqliteAgents
+from store.sqlite_outbox import SqliteOutbox, insert_outbound
 from store.sqlite_schema import (
     CONVERSATION_COLUMNS,
     conversation_of,
@@ -55,8 +55,6 @@ from store.sqlite_schema import (
     history_of,
     history_params,
     inbox_of,
-    outbound_params,
-    outbox_of,
     timer_of,
     timer_params,
     to_us,
@@ -94,33 +92,17 @@ _CLAIMABLE = """SELECT inbox.* FROM inbox INDEXED BY inbox_pending_seq
 # A claim's `lease_until` is its fencing token: a later claim by the same owner (after this
 # one expired) has another, so a stale claim cannot commit over it.
 _HELD = "bot_id = ? AND phone = ? AND owner = ? AND until = ?"
-_CLAIM_OUTBOUND = """UPDATE outbox
-    SET status = 'sending', attempts = attempts + 1, lease_owner = :owner, lease_until = :until
-    WHERE key IN (SELECT key FROM outbox
-        WHERE (status = 'queued' AND due_at <= :now)
-           OR (status = 'sending' AND lease_until <= :now)
-        ORDER BY due_at, created_at, key LIMIT :limit)
-    RETURNING *"""
-_INSERT_OUTBOX = """INSERT INTO outbox (key, conversation_id, bot_id, phone, content, channel,
-    status, due_at, created_at, history) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, '[]')
-    ON CONFLICT (key) DO NOTHING"""
 _INSERT_HISTORY = "INSERT INTO history VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
 _ARM_TIMER = "INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?, ?, ?)"
-_MARK_OUTBOUND = """UPDATE outbox SET status = ?, provider_id = COALESCE(?, provider_id),
-    history = json_insert(history, '$[#]', json(?)) WHERE key = ?"""
 
 
-class SqliteStore(Store):
+class SqliteStore(SqliteOutbox, SqliteAgents, Store):
+    """The outbox and the agents are in `store/sqlite_outbox.py` and `store/sqlite_agents.py`."""
+
     def __init__(self, path: str | Path) -> None:
         self._path = str(path)
         self._db: sqlite3.Connection | None = None
         self._turns: list[_PendingTurn] = []
-
-    @property
-    def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise StoreError("the SQLite store is not open")
-        return self._db
 
     async def open(self) -> None:
         if self._db is not None:
@@ -289,45 +271,6 @@ class SqliteStore(Store):
         row = self._conn.execute("SELECT MIN(due_at) FROM timers").fetchone()
         return None if row[0] is None else from_us(row[0])
 
-    # --- outbox ----------------------------------------------------------------------------
-
-    async def claim_outbound(
-        self, owner: str, now: datetime, lease: timedelta, limit: int = 100
-    ) -> list[OutboxEntry]:
-        params = {"owner": owner, "until": to_us(now + lease), "now": to_us(now), "limit": limit}
-        with transaction(self._conn) as db:
-            rows = db.execute(_CLAIM_OUTBOUND, params).fetchall()
-        # RETURNING promises no order.
-        return sorted(map(outbox_of, rows), key=lambda e: (e.due_at, e.created_at, e.key))
-
-    async def mark_outbound(
-        self,
-        key: str,
-        status: OutboxStatus,
-        now: datetime,
-        *,
-        provider_id: str | None = None,
-        detail: str | None = None,
-    ) -> None:
-        at = from_us(to_us(now)).isoformat()  # UTC, and a naive `now` is refused as elsewhere
-        change = {"at": at, "status": status.value, "detail": detail}
-        params = (status.value, provider_id, dump(change), key)
-        if self._conn.execute(_MARK_OUTBOUND, params).rowcount != 1:
-            raise KeyError(f"no outbound entry {key!r}")
-
-    async def get_outbound(self, key: str) -> OutboxEntry | None:
-        row = self._conn.execute("SELECT * FROM outbox WHERE key = ?", (key,)).fetchone()
-        return None if row is None else outbox_of(row)
-
-    async def find_outbound_by_provider_id(self, provider_id: str) -> OutboxEntry | None:
-        sql = "SELECT * FROM outbox WHERE provider_id = ? ORDER BY created_at, key LIMIT 1"
-        row = self._conn.execute(sql, (provider_id,)).fetchone()
-        return None if row is None else outbox_of(row)
-
-    async def outbox_depth(self) -> dict[OutboxStatus, int]:
-        sql = "SELECT status, COUNT(*) FROM outbox GROUP BY status"
-        return {OutboxStatus(status): count for status, count in self._conn.execute(sql)}
-
     # --- history ---------------------------------------------------------------------------
 
     async def history(self, conversation_id: str, limit: int = 1000) -> list[HistoryEntry]:
@@ -366,7 +309,7 @@ def _write_turn(db: sqlite3.Connection, claim: Claim, write: TurnWrite, now: dat
     c = replace(write.conversation, last_inbox_seq=claim.entry.seq)
     _finish(db, claim)
     _put_conversation(db, c, create=c.version == 1)
-    db.executemany(_INSERT_OUTBOX, [outbound_params(c, o, now) for o in write.outbound])
+    insert_outbound(db, c, write.outbound, now)
     db.executemany(_INSERT_HISTORY, [history_params(h) for h in write.history])
     # Cancel before arming, so an id in both lists ends armed, as the later intent.
     db.executemany("DELETE FROM timers WHERE id = ?", [(i,) for i in write.cancel])

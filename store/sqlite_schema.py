@@ -16,6 +16,9 @@ from typing import Any
 
 from store.base import StoreError
 from store.records import (
+    WAITING_OUTBOX,
+    AgentRecord,
+    AgentState,
     Conversation,
     ConversationStatus,
     Direction,
@@ -29,8 +32,13 @@ from store.records import (
     TimerRecord,
 )
 
-SCHEMA_VERSION = 1
-"""Kept in `PRAGMA user_version`; a later version migrates from the number it finds there."""
+SCHEMA_VERSION = 2
+"""Kept in `PRAGMA user_version`; `create_schema` migrates from the number it finds there."""
+
+WAITING = f"status IN ({', '.join(repr(s.value) for s in sorted(WAITING_OUTBOX))})"
+"""The outbox entries still to be (re)sent, which hold back the later ones of their
+conversation: the partial indexes on them are small next to the whole outbox, and a query uses
+them only when it repeats this term."""
 
 TABLES = (
     """CREATE TABLE IF NOT EXISTS flow_versions (
@@ -65,26 +73,77 @@ TABLES = (
         id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, bot_id TEXT NOT NULL,
         phone TEXT NOT NULL, key TEXT NOT NULL, due_at INTEGER NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS timers_due ON timers (due_at, id)",
+    # `provider_ids` is a JSON array (the ids in the order sent); `outbox_providers` finds an
+    # entry by any of them.
     """CREATE TABLE IF NOT EXISTS outbox (
         key TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, bot_id TEXT NOT NULL,
         phone TEXT NOT NULL, content TEXT NOT NULL, channel TEXT NOT NULL,
         status TEXT NOT NULL, due_at INTEGER NOT NULL, created_at INTEGER NOT NULL,
         attempts INTEGER NOT NULL DEFAULT 0, provider_id TEXT, history TEXT NOT NULL,
-        lease_owner TEXT, lease_until INTEGER)""",
-    "CREATE INDEX IF NOT EXISTS outbox_provider ON outbox (provider_id)",
+        lease_owner TEXT, lease_until INTEGER, route TEXT, deadline_at INTEGER,
+        provider_ids TEXT NOT NULL DEFAULT '[]')""",
+    """CREATE TABLE IF NOT EXISTS outbox_providers (
+        provider_id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (provider_id, key))
+        WITHOUT ROWID""",
+    "DROP INDEX IF EXISTS outbox_provider",  # version 1's, replaced by outbox_providers
+    # `outbox_depth` counts statuses in it without reading the entries.
     "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, due_at)",
+    # `claim_outbound` walks the waiting entries in key order (covering: the entries it skips,
+    # not due yet or held back, cost no table read), checks that each is its conversation's
+    # first waiting one, and looks up the RCS copies whose delivery deadline passed.
+    f"""CREATE INDEX IF NOT EXISTS outbox_waiting
+        ON outbox (key, status, due_at, lease_until, conversation_id) WHERE {WAITING}""",
+    f"""CREATE INDEX IF NOT EXISTS outbox_conversation_waiting
+        ON outbox (conversation_id, key, status) WHERE {WAITING}""",
+    """CREATE INDEX IF NOT EXISTS outbox_deadline
+        ON outbox (deadline_at) WHERE deadline_at IS NOT NULL""",
     # `rowid` breaks ties between lines of one turn written at the same instant.
     """CREATE TABLE IF NOT EXISTS history (
         key TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, direction TEXT NOT NULL,
         body TEXT NOT NULL, at INTEGER NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS history_conversation ON history (conversation_id, at)",
+    """CREATE TABLE IF NOT EXISTS agents (
+        agent_id TEXT PRIMARY KEY, state TEXT NOT NULL, last_sent_at INTEGER,
+        reactivated_at INTEGER, updated_at INTEGER NOT NULL) WITHOUT ROWID""",
 )
+
+UPGRADES: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # From version 1: the router's outbox columns; the provider ids of the entries already
+    # sent become their `provider_ids`, found through `outbox_providers`.
+    1: (
+        (
+            "ALTER TABLE outbox ADD COLUMN route TEXT",
+            "ALTER TABLE outbox ADD COLUMN deadline_at INTEGER",
+            "ALTER TABLE outbox ADD COLUMN provider_ids TEXT NOT NULL DEFAULT '[]'",
+            "UPDATE outbox SET provider_ids = json_array(provider_id) WHERE provider_id NOTNULL",
+        ),
+        (
+            """INSERT INTO outbox_providers SELECT provider_id, key FROM outbox
+                WHERE provider_id NOTNULL ON CONFLICT DO NOTHING""",
+        ),
+    ),
+}
+"""For each version that needs one, the statements that bring it to the next one: those run
+before `TABLES` (which may index what they add), then those run after (which may fill what
+`TABLES` creates)."""
 
 CONVERSATION_COLUMNS = (
     *("id", "bot_id", "phone", "flow_id", "flow_hash", "state", "vars", "choices", "status"),
     *("attempts", "epoch", "contact", "channel", "version", "last_inbox_seq"),
     *("created_at", "updated_at"),
 )
+
+
+class Connected:
+    """What the parts of the SQLite store (`SqliteStore` and its mixins) share."""
+
+    _db: sqlite3.Connection | None = None
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreError("the SQLite store is not open")
+        return self._db
 
 
 @contextmanager
@@ -102,14 +161,23 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 def create_schema(db: sqlite3.Connection) -> None:
+    """Create the tables of an empty database, or migrate an older one, as one unit."""
     with transaction(db):
         found = db.execute("PRAGMA user_version").fetchone()[0]
         if found > SCHEMA_VERSION:
             raise StoreError(
                 f"the database has schema version {found}; this code knows {SCHEMA_VERSION}"
             )
+        # Version 0 is a new file: `TABLES` creates it as it is now.
+        upgrades = [UPGRADES[v] for v in range(found, SCHEMA_VERSION) if found and v in UPGRADES]
+        for before, _ in upgrades:
+            for statement in before:
+                db.execute(statement)
         for statement in TABLES:
             db.execute(statement)
+        for _, after in upgrades:
+            for statement in after:
+                db.execute(statement)
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
@@ -251,6 +319,9 @@ def outbox_of(row: sqlite3.Row) -> OutboxEntry:
         attempts=row["attempts"],
         provider_id=row["provider_id"],
         history=json.loads(row["history"]),
+        route=row["route"],
+        deadline_at=_from_us_or_none(row["deadline_at"]),
+        provider_ids=tuple(json.loads(row["provider_ids"])),
     )
 
 
@@ -262,3 +333,32 @@ def history_of(row: sqlite3.Row) -> HistoryEntry:
         body=json.loads(row["body"]),
         at=from_us(row["at"]),
     )
+
+
+def agent_params(record: AgentRecord) -> tuple[str, str, int | None, int | None, int]:
+    a = record
+    return (
+        a.agent_id,
+        a.state.value,
+        _us_or_none(a.last_sent_at),
+        _us_or_none(a.reactivated_at),
+        to_us(a.updated_at),
+    )
+
+
+def agent_of(row: sqlite3.Row) -> AgentRecord:
+    return AgentRecord(
+        agent_id=row["agent_id"],
+        state=AgentState(row["state"]),
+        last_sent_at=_from_us_or_none(row["last_sent_at"]),
+        reactivated_at=_from_us_or_none(row["reactivated_at"]),
+        updated_at=from_us(row["updated_at"]),
+    )
+
+
+def _us_or_none(moment: datetime | None) -> int | None:
+    return None if moment is None else to_us(moment)
+
+
+def _from_us_or_none(value: int | None) -> datetime | None:
+    return None if value is None else from_us(value)

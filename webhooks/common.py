@@ -27,6 +27,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 
+from messaging.channel import Channel
 from messaging.clock import Clock
 from messaging.phone import InvalidPhoneError, Phone
 from store.base import Store
@@ -273,6 +274,9 @@ async def apply_receipt(
     `status` None records `detail` in the history without changing the status (a report
     that is not final news: ENROUTE, a failed TTL revoke), once however often it is
     delivered, and not after the entry is settled. `bot_id`, when known, must own the entry.
+    A receipt for an id the entry was sent under before its latest one (the RCS copy of a
+    message that fell back to SMS) is only noted. `revoked` (RBM's TTL revoke) makes the entry
+    due at once for its SMS.
     The read and the write are not one transaction: two receipts of one message racing can
     both apply, but each only moves the status forward.
     """
@@ -290,7 +294,13 @@ async def apply_receipt(
                 bot_id,
             )
             return ReceiptOutcome.FOREIGN
-        outcome = await _apply(store, clock, entry, status, detail)
+        earlier = entry.provider_id is not None and provider_id != entry.provider_id
+        if earlier:
+            # The message was sent again under another id (RCS revoked, then SMS): news of
+            # the earlier copy is history, not the message's status (rbm.md §2's race), and
+            # is written even once the message is settled.
+            status, detail = None, f"earlier copy: {status.value if status else detail}"
+        outcome = await _apply(store, clock, entry, status, detail, note_settled=earlier)
     log.info(
         "%s: receipt %s for outbox %s (%s): %s",
         name,
@@ -308,13 +318,22 @@ async def _apply(
     entry: OutboxEntry,
     status: OutboxStatus | None,
     detail: str | None,
+    *,
+    note_settled: bool = False,
 ) -> ReceiptOutcome:
     if status is not None:
         if entry.status is status or not advances(entry.status, status):
             return ReceiptOutcome.UNCHANGED
-        await store.mark_outbound(entry.key, status, clock.now(), detail=detail)
+        if status is OutboxStatus.REVOKED:
+            # RBM revoked it at its ttl: the dispatcher sends the SMS rendering now.
+            now = clock.now()
+            await store.mark_outbound(
+                entry.key, status, now, detail=detail, route=Channel.SMS, due_at=now
+            )
+        else:
+            await store.mark_outbound(entry.key, status, clock.now(), detail=detail)
         return ReceiptOutcome.UPDATED
-    if entry.status.final or _noted(entry, detail):
+    if (entry.status.final and not note_settled) or _noted(entry, detail):
         return ReceiptOutcome.UNCHANGED
     await store.mark_outbound(entry.key, entry.status, clock.now(), detail=detail)
     return ReceiptOutcome.NOTED

@@ -16,10 +16,10 @@ One POST endpoint does it all:
      event `inbound_event(message, "rcs")`); RBM's retry of it is stored once;
    - DELIVERED and READ move the outbox entry sent as `messageId` forward, never back (READ
      after DELIVERED yes, DELIVERED after READ no: `webhooks.common.advances`);
-     TTL_EXPIRATION_REVOKED marks it `expired` ("revoked by TTL"), for the fallback router to
-     send it by SMS; TTL_EXPIRATION_REVOKE_FAILED records a line in its history and leaves
-     the status alone (it may still be delivered). A receipt naming another of our agents
-     than the entry's bot's changes nothing;
+     TTL_EXPIRATION_REVOKED marks it `revoked` ("revoked by TTL") and due, for the fallback
+     router to send it by SMS at once; TTL_EXPIRATION_REVOKE_FAILED records a line in its
+     history and leaves the status alone (it may still be delivered: no SMS). A receipt
+     naming another of our agents than the entry's bot's changes nothing;
    - IS_TYPING is accepted and dropped; SUBSCRIBE and UNSUBSCRIBE are handed to
      `on_subscription_change` when given (compliance), dropped otherwise.
 
@@ -251,7 +251,7 @@ class _RbmWebhook:
         kind = payload.eventType
         if kind == "TTL_EXPIRATION_REVOKED":
             return await self._receipt(
-                payload.messageId, kind, OutboxStatus.EXPIRED, REVOKED_BY_TTL, bot_id
+                payload.messageId, kind, OutboxStatus.REVOKED, REVOKED_BY_TTL, bot_id
             )
         if kind == "TTL_EXPIRATION_REVOKE_FAILED":
             return await self._receipt(payload.messageId, kind, None, TTL_REVOKE_FAILED, bot_id)

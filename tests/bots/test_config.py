@@ -30,16 +30,6 @@ from flows.problems import Problem
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
-@pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A config folder, the working directory, holding `flows/appointment.yaml` and `parcel`."""
-    (tmp_path / "flows").mkdir()
-    for name in ("appointment", "parcel"):
-        (tmp_path / "flows" / f"{name}.yaml").write_text(f"flow: {name}\n", encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def write(folder: Path, source: str, name: str = "bots.yaml") -> Path:
     path = folder / name
     path.parent.mkdir(parents=True, exist_ok=True)

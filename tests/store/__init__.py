@@ -24,6 +24,7 @@ from store.records import (
     InboxSource,
     NewInbound,
     NewOutbound,
+    OutboxEntry,
     OutboxStatus,
     TimerRecord,
     TurnWrite,
@@ -193,3 +194,20 @@ async def everything(store: Store, conv: Conversation) -> dict[str, Any]:
 
 def depth(**counts: int) -> dict[OutboxStatus, int]:
     return {OutboxStatus(status): n for status, n in counts.items()}
+
+
+async def queue(
+    store: Store, *items: tuple[str, int], conv: Conversation | None = None
+) -> list[OutboxEntry]:
+    """Queue outbound entries `(key, due second)` through the turn that starts `conv` (by
+    default `conversation()`); returns them as stored."""
+    entries = [outbound(key, due_at=sec(due)) for key, due in items]
+    await start(store, conv or conversation(), outbound=entries)
+    stored = [await store.get_outbound(key) for key, _ in items]
+    assert None not in stored
+    return [entry for entry in stored if entry is not None]
+
+
+def other(n: int) -> Conversation:
+    """The `n`th of several conversations, each with a phone of its own."""
+    return conversation(f"conv-{n}", phone=PHONES[n])

@@ -210,11 +210,12 @@ async def sent(store: Store, provider_ids: dict[str, str], *, bot: str = BOT) ->
     keys = list(provider_ids)
     conv = conversation(f"conv-{bot}", bot=bot)
     await start(store, conv, outbound=[outbound(f"{bot}:{key}") for key in keys])
-    claimed = await store.claim_outbound("dispatcher", T0, LEASE, limit=len(keys))
-    assert len(claimed) == len(keys)
     entries = []
     for key in keys:
         full = f"{bot}:{key}"
+        # One at a time: a conversation's next message is claimable once this one is sent.
+        (claimed,) = await store.claim_outbound("dispatcher", T0, LEASE)
+        assert claimed.key == full
         await store.mark_outbound(full, OutboxStatus.SENT, T0, provider_id=provider_ids[key])
         entry = await store.get_outbound(full)
         assert entry is not None

@@ -392,14 +392,30 @@ async def test_a_duplicate_delivered_is_recorded_once(rbm: Client, store: Store)
     assert [h["status"] for h in stored.history] == ["sent", "delivered"]
 
 
-async def test_ttl_revoked_marks_the_message_expired(rbm: Client, store: Store) -> None:
+async def test_ttl_revoked_makes_the_message_due_for_its_sms(
+    rbm: Client, store: Store, clock: FakeClock
+) -> None:
     (entry,) = await sent(store, {"m1": "rbm-m1"})
     answer = await post_ok(rbm, server_event("TTL_EXPIRATION_REVOKED", "rbm-m1"))
     assert answer["result"] == "updated"
     stored = await store.get_outbound(entry.key)
     assert stored is not None
-    assert stored.status is EXPIRED
+    assert stored.status is OutboxStatus.REVOKED
+    assert stored.route == "sms"
+    assert stored.due_at == clock.now()  # the dispatcher's next claim takes it
     assert stored.history[-1]["detail"] == REVOKED_BY_TTL == "revoked by TTL"
+
+
+async def test_news_of_an_earlier_copy_is_only_noted(rbm: Client, store: Store) -> None:
+    """rbm.md §2: a DELIVERED may follow a revoke answered 200. Once the message went by SMS
+    under a new id, the RCS copy's DELIVERED is history, not the message's status."""
+    (entry,) = await sent(store, {"m1": "rbm-m1"})
+    await store.mark_outbound(entry.key, SENT, FakeClock().now(), provider_id="sms-1")
+    assert (await post_ok(rbm, user_event("DELIVERED", "rbm-m1")))["result"] == "noted"
+    stored = await store.get_outbound(entry.key)
+    assert stored is not None
+    assert stored.status is SENT
+    assert stored.history[-1]["detail"] == "earlier copy: delivered"
 
 
 async def test_ttl_revoke_failed_is_noted_once_and_leaves_the_status(

@@ -1,0 +1,369 @@
+"""What the dispatcher does with one claimed outbox entry: choose its channel, send it, arm its
+delivery deadline, revoke it and fall back to SMS, or schedule its retry.
+
+An entry's `route` says where it stands:
+- None: not routed yet. The router chooses (`_choose`) and records the choice with its reason.
+- `rcs`: an RCS copy may exist under the id derived from the outbox key. A retry re-sends it
+  under the same id, which RBM ignores when it already has it (rbm.md §0), so a timeout never
+  becomes a duplicate; such an entry never moves to SMS without a revoke first.
+- `sms` or `t2c`: it goes (or went) by SMS. Set after a revoke answered 200, a TTL expiry
+  revoked by RBM (`TTL_EXPIRATION_REVOKED`, webhooks/), or a choice of SMS.
+
+Every write goes through `_mark`, fenced by this dispatcher's lease: once a receipt settled the
+entry (DELIVERED racing a revoke), the next write fails and the router stops. Before the one
+send that is not idempotent (smsmode has no idempotency key), the fence is checked once more.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from agents.errors import (
+    Invalid,
+    NotReachable,
+    OutcomeUnknown,
+    ProviderError,
+    RateLimited,
+    Transient,
+)
+from agents.message_ids import rbm_message_id
+from agents.rbm import RbmClient
+from agents.smsmode import SmsmodeClient
+from compliance.validity import remaining
+from fallback.agent_status import AgentStatuses
+from fallback.breaker import Breakers
+from fallback.capabilities import CapabilityCache
+from fallback.channels import BotChannels
+from fallback.policy import DispatchPolicy
+from messaging.channel import Channel
+from messaging.clock import Clock
+from messaging.content import CONTENT
+from messaging.phone import Phone
+from messaging.renderers.rbm import TrafficType, render_rbm_messages
+from messaging.renderers.sms import DEFAULT_STOP_MENTION, render_sms
+from store.base import LeaseLost, Store
+from store.records import OutboxEntry, OutboxStatus
+
+log = logging.getLogger(__name__)
+
+MIN_TTL = timedelta(seconds=1)
+"""The shortest `ttl` given to RBM (near the end of the validity: RBM revokes at once)."""
+
+UNROUTED = ""
+"""Written as `route` to forget a choice (after RBM refused the message outright): the next
+attempt chooses again."""
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    channel: Channel
+    reason: str
+    """Why, for the entry's history: `RCS` or the reason it goes by SMS instead."""
+
+
+class Router:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        bots: Mapping[str, BotChannels],
+        smsmode: SmsmodeClient | None,
+        *,
+        owner: str,
+        policy: DispatchPolicy | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.bots = dict(bots)
+        self.smsmode = smsmode
+        self.owner = owner
+        self.policy = policy or DispatchPolicy()
+        self.rng = rng or random.Random()
+        self.breakers = Breakers(self.policy.breaker)
+        self.capabilities = CapabilityCache(
+            self.policy.capability_ttl, self.policy.capability_cache_size
+        )
+        self.agents = AgentStatuses(store, self.policy.agent_status_ttl)
+
+    async def handle(self, entry: OutboxEntry) -> None:
+        """Act on an entry claimed by this dispatcher (`sending`, under its lease)."""
+        bot = self.bots.get(entry.bot_id)
+        if bot is None:
+            await self._mark(entry, OutboxStatus.FAILED, detail="bot not configured here")
+            return
+        if entry.deadline_at is not None and entry.route == Channel.RCS and bot.rbm is not None:
+            await self._deadline(entry, bot, bot.rbm)
+        elif entry.route in (Channel.SMS, Channel.T2C):
+            await self._send_sms(entry, bot, None)
+        elif entry.route == Channel.RCS and bot.rbm is not None:
+            await self._send_rcs(entry, bot, bot.rbm)
+        else:
+            choice = await self._choose(entry, bot)
+            if choice.channel is Channel.RCS and bot.rbm is not None:
+                await self._send_rcs(entry, bot, bot.rbm)
+            else:
+                await self._send_sms(entry, bot, choice.reason)
+
+    # --- choosing ----------------------------------------------------------------------------
+
+    async def _choose(self, entry: OutboxEntry, bot: BotChannels) -> Choice:
+        """RCS when the conversation is on RCS, the agent is usable, RBM is up and the phone
+        can take it; SMS otherwise, with the reason (R17, R19, R20)."""
+        sms = bot.sms_channel
+        if entry.channel != Channel.RCS:
+            return Choice(sms, f"conversation on {entry.channel}")
+        if bot.rbm is None:
+            return Choice(sms, "bot has no RCS agent")
+        now = self.clock.now()
+        agent = bot.rbm.agent_id
+        unusable = await self.agents.unusable_reason(agent, now)
+        if unusable is not None:
+            return Choice(sms, unusable)
+        known = self.capabilities.get(agent, entry.phone, now)
+        if known is not None and not known.reachable:
+            return Choice(sms, f"not reachable by RCS (known since {_clock(known.checked_at)})")
+        if not self.breakers[agent].allows(now):
+            return Choice(sms, "RBM unavailable (breaker open)")
+        if known is None and self.policy.capability_check:
+            return await self._check(entry, bot, bot.rbm)
+        return Choice(Channel.RCS, "RCS")
+
+    async def _check(self, entry: OutboxEntry, bot: BotChannels, rbm: RbmClient) -> Choice:
+        now, agent = self.clock.now(), rbm.agent_id
+        try:
+            features = await rbm.capabilities(entry.phone, request_id=str(uuid.uuid4()))
+        except NotReachable as error:
+            self.breakers[agent].succeeded()
+            self.capabilities.put(agent, entry.phone, now, reachable=False)
+            return Choice(
+                bot.sms_channel, f"not reachable by RCS (capability check: {error.status})"
+            )
+        except ProviderError as error:
+            # The send will tell: the breaker counts this failure, the message still tries RCS.
+            self._count(rbm, error)
+            log.info("capability check for %s failed: %s", _masked(entry), error)
+            return Choice(Channel.RCS, "RCS")
+        self.breakers[agent].succeeded()
+        self.capabilities.put(agent, entry.phone, now, reachable=True, features=features)
+        return Choice(Channel.RCS, "RCS")
+
+    # --- RCS ---------------------------------------------------------------------------------
+
+    def _rbm_parts(self, entry: OutboxEntry, bot: BotChannels) -> list[dict[str, Any]]:
+        content = CONTENT.validate_python(entry.content)
+        # R4: RBM drops what it could not deliver before the validity ends, early enough for
+        # the SMS to follow.
+        ttl = remaining(entry.created_at, self.clock.now()) - self.policy.sms_margin
+        return render_rbm_messages(content, traffic=bot.traffic, ttl=max(ttl, MIN_TTL))
+
+    async def _send_rcs(self, entry: OutboxEntry, bot: BotChannels, rbm: RbmClient) -> None:
+        try:
+            parts = self._rbm_parts(entry, bot)
+        except ValueError as error:
+            self.breakers[rbm.agent_id].settled()  # a probe that never went: free its slot
+            await self._send_sms(entry, bot, f"cannot be sent by RCS: {error}")
+            return
+        # A media message with text goes as two RBM messages; the last one's id is the entry's,
+        # since its DELIVERED means the whole content arrived. Recorded before the send, so
+        # that a receipt racing the answer finds its message.
+        ids = [rbm_message_id(f"{entry.key}/{index}") for index in range(len(parts))]
+        if not await self._mark(
+            entry, OutboxStatus.SENDING, route=Channel.RCS, provider_id=ids[-1], detail="by RCS"
+        ):
+            return
+        try:
+            for part, message_id in zip(parts, ids, strict=True):
+                if bot.limiter is not None:
+                    await bot.limiter.acquire()
+                await rbm.send(entry.phone, part, message_id=message_id)
+        except NotReachable as error:
+            self.breakers[rbm.agent_id].succeeded()
+            now = self.clock.now()
+            self.capabilities.put(rbm.agent_id, entry.phone, now, reachable=False)
+            await self._send_sms(entry, bot, f"not reachable by RCS (send: {error.status})")
+        except Invalid as error:
+            # rbm.md §9: content the device cannot show; the SMS rendering can (R20).
+            self.breakers[rbm.agent_id].succeeded()
+            await self._send_sms(entry, bot, f"RBM refused the content: {error}")
+        except OutcomeUnknown as error:
+            self._count(rbm, error)
+            await self._retry(entry, error, route=Channel.RCS)  # RBM may have it: same id
+        except (Transient, RateLimited) as error:
+            self._count(rbm, error)
+            await self._retry(entry, error, route=UNROUTED)
+        except ProviderError as error:
+            # R20: a message that cannot go as RCS "for any reason" goes by SMS.
+            self.breakers[rbm.agent_id].settled()
+            await self._send_sms(entry, bot, f"RBM refused it: {error}")
+        else:
+            now = self.clock.now()
+            self.breakers[rbm.agent_id].succeeded()
+            await self.agents.sent(rbm.agent_id, now)
+            await self._mark(
+                entry,
+                OutboxStatus.SENT,
+                detail="accepted by RBM",
+                deadline_at=now + bot.rcs.fallback_after,
+            )
+
+    async def _deadline(self, entry: OutboxEntry, bot: BotChannels, rbm: RbmClient) -> None:
+        """No DELIVERED within `fallback_after`: revoke. 200 means it will never be delivered:
+        SMS after the grace; 404 means it was delivered (rbm.md §2)."""
+        try:
+            count = len(self._rbm_parts(entry, bot))
+        except ValueError:
+            count = 1
+        ids = [rbm_message_id(f"{entry.key}/{index}") for index in range(count)]
+        try:
+            revoked = [await rbm.revoke(entry.phone, message_id) for message_id in ids]
+        except (Transient, RateLimited) as error:
+            self._count(rbm, error)
+            delay = self.policy.retry.delay(entry.attempts, self.rng, _retry_after(error))
+            await self._mark(
+                entry,
+                OutboxStatus.SENT,
+                detail=f"revoke failed ({error}); again in {_seconds(delay)}",
+                deadline_at=self.clock.now() + delay,
+            )
+            return
+        except ProviderError as error:
+            # 403: the agent may no longer act on this phone. Whether the message will arrive
+            # cannot be known: waiting for a receipt never sends it twice.
+            self.breakers[rbm.agent_id].settled()
+            await self._mark(entry, OutboxStatus.SENT, detail=f"revoke refused ({error})")
+            return
+        self.breakers[rbm.agent_id].succeeded()
+        if revoked[-1]:
+            grace = self.policy.revoke_grace
+            await self._mark(
+                entry,
+                OutboxStatus.REVOKED,
+                route=bot.sms_channel,
+                due_at=self.clock.now() + grace,
+                detail=(
+                    f"not delivered within {_seconds(bot.rcs.fallback_after)}: revoked,"
+                    f" SMS in {_seconds(grace)}"
+                ),
+            )
+        else:
+            await self._mark(
+                entry, OutboxStatus.DELIVERED, detail="revoke answered 404: already delivered"
+            )
+
+    # --- SMS ---------------------------------------------------------------------------------
+
+    async def _send_sms(self, entry: OutboxEntry, bot: BotChannels, reason: str | None) -> None:
+        channel = bot.sms_channel
+        if self.smsmode is None:
+            await self._mark(entry, OutboxStatus.FAILED, detail="no SMS provider configured")
+            return
+        detail = f"by SMS: {reason}" if reason else "by SMS"
+        # The last look at the fence before a send that cannot be taken back nor deduplicated.
+        if not await self._mark(entry, OutboxStatus.SENDING, route=channel, detail=detail):
+            return
+        # R25: marketing messages carry the STOP mention.
+        stop = DEFAULT_STOP_MENTION if bot.traffic is TrafficType.PROMOTION else None
+        text = render_sms(CONTENT.validate_python(entry.content), stop_mention=stop).text
+        try:
+            accepted = await self.smsmode.send_sms(
+                entry.phone,
+                text,
+                sender=bot.sms_from,
+                ref_client=entry.key,
+                status_url=bot.status_url,
+                mo_url=bot.mo_url,
+            )
+        except OutcomeUnknown as error:
+            if self.policy.sms_unknown_outcome == "retry":
+                await self._retry(entry, error, route=channel)
+            else:
+                await self._mark(
+                    entry,
+                    OutboxStatus.FAILED,
+                    detail=f"{error}: not retried, smsmode may have sent it (no duplicate)",
+                )
+        except (Transient, RateLimited) as error:
+            await self._retry(entry, error, route=channel)
+        except ProviderError as error:
+            await self._mark(entry, OutboxStatus.FAILED, detail=str(error))
+        else:
+            await self._mark(
+                entry,
+                OutboxStatus.SENT,
+                provider_id=accepted.message_id,
+                detail="accepted by smsmode",
+            )
+
+    # --- shared ------------------------------------------------------------------------------
+
+    async def _retry(self, entry: OutboxEntry, error: ProviderError, *, route: str) -> None:
+        delay = self.policy.retry.delay(max(entry.attempts, 1), self.rng, _retry_after(error))
+        await self._mark(
+            entry,
+            OutboxStatus.QUEUED,
+            route=route,
+            due_at=self.clock.now() + delay,
+            detail=f"{error}; retry in {_seconds(delay)}",
+        )
+
+    def _count(self, rbm: RbmClient, error: ProviderError) -> None:
+        """What an RBM failure says of RBM's health: 429 nothing, 5xx and timeouts a failure."""
+        breaker = self.breakers[rbm.agent_id]
+        if isinstance(error, RateLimited):
+            breaker.settled()
+        elif isinstance(error, Transient):
+            breaker.failed(self.clock.now())
+        else:
+            breaker.succeeded()
+
+    async def _mark(
+        self,
+        entry: OutboxEntry,
+        status: OutboxStatus,
+        *,
+        detail: str,
+        route: str | None = None,
+        provider_id: str | None = None,
+        due_at: datetime | None = None,
+        deadline_at: datetime | None = None,
+    ) -> bool:
+        """Write under this dispatcher's lease; False when the entry is no longer ours."""
+        try:
+            await self.store.mark_outbound(
+                entry.key,
+                status,
+                self.clock.now(),
+                provider_id=provider_id,
+                detail=detail,
+                route=route,
+                due_at=due_at,
+                deadline_at=deadline_at,
+                owner=self.owner,
+            )
+        except LeaseLost:
+            log.info("outbox %s was settled meanwhile (a receipt); left as it is", entry.key)
+            return False
+        return True
+
+
+def _retry_after(error: ProviderError) -> timedelta | None:
+    return error.retry_after if isinstance(error, RateLimited) else None
+
+
+def _seconds(delay: timedelta) -> str:
+    return f"{delay.total_seconds():g} s"
+
+
+def _clock(instant: datetime) -> str:
+    return instant.isoformat(timespec="seconds")
+
+
+def _masked(entry: OutboxEntry) -> str:
+    return Phone(entry.phone).masked

@@ -1,0 +1,231 @@
+"""The MongoDB store's outbox: what the dispatcher claims, the status changes it and the
+receipts write, and the lookup of an entry by any provider id it was sent under.
+
+An outbox entry's `_id` is its key, so key order is `_id` order.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from store.base import LeaseLost
+from store.mongodb_documents import Connected, Doc, ms
+from store.records import WAITING_OUTBOX, Conversation, NewOutbound, OutboxEntry, OutboxStatus
+
+_WAITING = sorted(status.value for status in WAITING_OUTBOX)
+_SENT, _SENDING = OutboxStatus.SENT.value, OutboxStatus.SENDING.value
+
+
+def outbound_doc(conversation: Conversation, item: NewOutbound, now: datetime) -> Doc:
+    return {
+        "_id": item.key,
+        "conversation_id": conversation.id,
+        "bot_id": conversation.bot_id,
+        "phone": conversation.phone,
+        "content": item.content,
+        "channel": item.channel,
+        "status": OutboxStatus.QUEUED.value,
+        "due_at": ms(item.due_at),
+        "created_at": ms(now),
+        "attempts": 0,
+        "provider_id": None,
+        "history": [],
+        "route": None,
+        "deadline_at": None,
+        "provider_ids": [],
+    }
+
+
+def outbox_of(doc: Doc) -> OutboxEntry:
+    return OutboxEntry(
+        key=doc["_id"],
+        conversation_id=doc["conversation_id"],
+        bot_id=doc["bot_id"],
+        phone=doc["phone"],
+        content=doc["content"],
+        channel=doc["channel"],
+        status=OutboxStatus(doc["status"]),
+        due_at=doc["due_at"],
+        created_at=doc["created_at"],
+        attempts=doc["attempts"],
+        provider_id=doc["provider_id"],
+        history=doc["history"],
+        # Absent from the entries written before the router.
+        route=doc.get("route"),
+        deadline_at=doc.get("deadline_at"),
+        provider_ids=tuple(doc.get("provider_ids", ())),
+    )
+
+
+def _claimable(now: datetime) -> Doc:
+    """The entries a dispatcher may act on, before the head rule (see `Store.claim_outbound`):
+    waiting and due, sending on an expired lease, or sent on RCS past its deadline."""
+    return {
+        "$or": [
+            {
+                "status": {"$in": [OutboxStatus.QUEUED.value, OutboxStatus.REVOKED.value]},
+                "due_at": {"$lte": now},
+            },
+            {"status": _SENDING, "lease_until": {"$lte": now}},
+            {"status": _SENT, "deadline_at": {"$lte": now}},
+        ]
+    }
+
+
+def _taken(owner: str, until: datetime) -> Doc:
+    return {
+        "$set": {"status": _SENDING, "lease_owner": owner, "lease_until": until},
+        "$inc": {"attempts": 1},
+    }
+
+
+def _marked(
+    status: OutboxStatus,
+    now: datetime,
+    *,
+    provider_id: str | None,
+    detail: str | None,
+    route: str | None,
+    due_at: datetime | None,
+    deadline_at: datetime | None,
+) -> list[Doc]:
+    """The update of `mark_outbound`, as a pipeline: the history line names the route stored
+    when no new one is given, which an update operator cannot read. Every given value is a
+    `$literal`, so that a detail or an id starting with `$` is not taken for a field path."""
+    channel = {"$ifNull": ["$route", None]} if route is None else _literal(route)
+    line = {
+        "at": _literal(now.astimezone(UTC).isoformat()),
+        "status": _literal(status.value),
+        "detail": _literal(detail),
+        "channel": channel,
+    }
+    values: Doc = {
+        "status": _literal(status.value),
+        "history": {"$concatArrays": ["$history", [line]]},
+    }
+    if provider_id is not None:
+        given, ids = _literal(provider_id), {"$ifNull": ["$provider_ids", []]}
+        values["provider_id"] = given
+        values["provider_ids"] = {
+            "$cond": [{"$in": [given, ids]}, ids, {"$concatArrays": [ids, [given]]}]
+        }
+    if route is not None:
+        values["route"] = _literal(route)
+    if due_at is not None:
+        values["due_at"] = _literal(ms(due_at))
+    if status is not OutboxStatus.SENT:
+        values["deadline_at"] = None
+    elif deadline_at is not None:
+        values["deadline_at"] = _literal(ms(deadline_at))
+    if status is not OutboxStatus.SENDING:
+        values["lease_owner"] = values["lease_until"] = None
+    return [{"$set": values}]
+
+
+def _literal(value: Any) -> Doc:
+    return {"$literal": value}
+
+
+class MongoOutbox(Connected):
+    async def claim_outbound(
+        self, owner: str, now: datetime, lease: timedelta, limit: int = 100
+    ) -> list[OutboxEntry]:
+        claimable, take = _claimable(now), _taken(owner, ms(now + lease))
+        claimed: list[OutboxEntry] = []
+        served: set[str] = set()  # at most one entry per conversation and claim
+        fields = {"conversation_id": 1, "status": 1}
+        async with self._c.outbox.find(claimable, fields, sort=[("_id", 1)]) as cursor:
+            # Page by page: the entries held back by the head rule are skipped, so the first
+            # `limit` candidates may not be enough.
+            while page := await cursor.to_list(limit):
+                heads = await self._heads({c["conversation_id"] for c in page})
+                for candidate in page:
+                    conversation = candidate["conversation_id"]
+                    if conversation in served:
+                        continue
+                    # A sent entry past its deadline is neither held back nor holds back.
+                    if candidate["status"] != _SENT and heads[conversation] != candidate["_id"]:
+                        continue
+                    # Checked again: another dispatcher may have taken it since the read.
+                    doc = await self._c.outbox.find_one_and_update(
+                        {"_id": candidate["_id"], **claimable},
+                        take,
+                        return_document=ReturnDocument.AFTER,
+                    )
+                    if doc is None:
+                        continue
+                    served.add(conversation)
+                    claimed.append(outbox_of(doc))
+                    if len(claimed) == limit:
+                        return claimed
+        return claimed
+
+    async def _heads(self, conversations: set[str]) -> dict[str, str | None]:
+        """The smallest key of a waiting entry of each conversation (None when it has none).
+
+        Read apart from the take, so not atomic with it: an earlier entry turning waiting in
+        between (a sent one claimed at its deadline) does not hold back a later one taken at
+        the same moment; its first copy was sent before the later one anyway.
+        """
+        pipeline: list[Doc] = [
+            {
+                "$match": {
+                    "conversation_id": {"$in": sorted(conversations)},
+                    "status": {"$in": _WAITING},
+                }
+            },
+            {"$group": {"_id": "$conversation_id", "head": {"$min": "$_id"}}},
+        ]
+        heads: dict[str, str | None] = dict.fromkeys(conversations)
+        async with await self._c.outbox.aggregate(pipeline) as cursor:
+            heads.update({doc["_id"]: doc["head"] async for doc in cursor})
+        return heads
+
+    async def mark_outbound(
+        self,
+        key: str,
+        status: OutboxStatus,
+        now: datetime,
+        *,
+        provider_id: str | None = None,
+        detail: str | None = None,
+        route: str | None = None,
+        due_at: datetime | None = None,
+        deadline_at: datetime | None = None,
+        owner: str | None = None,
+    ) -> None:
+        update = _marked(
+            status,
+            now,
+            provider_id=provider_id,
+            detail=detail,
+            route=route,
+            due_at=due_at,
+            deadline_at=deadline_at,
+        )
+        query: Doc = {"_id": key}
+        if owner is not None:
+            query.update(status=_SENDING, lease_owner=owner)
+        if (await self._c.outbox.update_one(query, update)).matched_count == 1:
+            return
+        if await self._c.outbox.find_one({"_id": key}, {"_id": 1}) is None:
+            raise KeyError(f"no outbound entry {key!r}")
+        raise LeaseLost(f"{owner} no longer holds outbound entry {key!r}")
+
+    async def get_outbound(self, key: str) -> OutboxEntry | None:
+        doc = await self._c.outbox.find_one({"_id": key})
+        return None if doc is None else outbox_of(doc)
+
+    async def find_outbound_by_provider_id(self, provider_id: str) -> OutboxEntry | None:
+        doc = await self._c.outbox.find_one(
+            {"provider_ids": provider_id}, sort=[("created_at", 1), ("_id", 1)]
+        )
+        return None if doc is None else outbox_of(doc)
+
+    async def outbox_depth(self) -> dict[OutboxStatus, int]:
+        pipeline: list[Doc] = [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+        cursor = await self._c.outbox.aggregate(pipeline)
+        return {OutboxStatus(doc["_id"]): doc["n"] async for doc in cursor}

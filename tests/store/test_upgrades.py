@@ -1,0 +1,172 @@
+"""Stores opened over data an earlier version of the code wrote: a SQLite file of schema
+version 1, MongoDB outbox documents from before the fallback router."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from store.records import OutboxEntry, OutboxStatus
+from store.sqlite import SqliteStore
+from store.sqlite_schema import SCHEMA_VERSION, to_us
+from tests.store import LEASE, T0, sec
+
+# The tables of schema version 1, as that version created them.
+V1_TABLES = (
+    """CREATE TABLE flow_versions (
+        content_hash TEXT PRIMARY KEY, flow_id TEXT NOT NULL, source TEXT NOT NULL,
+        path TEXT NOT NULL, created_at INTEGER NOT NULL)""",
+    """CREATE TABLE conversations (
+        id TEXT PRIMARY KEY, bot_id TEXT NOT NULL, phone TEXT NOT NULL,
+        flow_id TEXT NOT NULL, flow_hash TEXT NOT NULL, state TEXT NOT NULL,
+        vars TEXT NOT NULL, choices TEXT NOT NULL, status TEXT NOT NULL,
+        attempts INTEGER NOT NULL, epoch INTEGER NOT NULL, contact TEXT NOT NULL,
+        channel TEXT NOT NULL, version INTEGER NOT NULL, last_inbox_seq INTEGER NOT NULL,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)""",
+    """CREATE UNIQUE INDEX conversations_live
+        ON conversations (bot_id, phone) WHERE status != 'ended'""",
+    "CREATE INDEX conversations_bot ON conversations (bot_id, created_at)",
+    """CREATE TABLE inbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL,
+        provider_id TEXT NOT NULL, bot_id TEXT NOT NULL, phone TEXT NOT NULL,
+        event TEXT NOT NULL, received_at INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (source, provider_id))""",
+    "CREATE INDEX inbox_pending_seq ON inbox (seq) WHERE done = 0",
+    """CREATE TABLE leases (
+        bot_id TEXT NOT NULL, phone TEXT NOT NULL, owner TEXT NOT NULL,
+        until INTEGER NOT NULL, PRIMARY KEY (bot_id, phone)) WITHOUT ROWID""",
+    """CREATE TABLE timers (
+        id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, bot_id TEXT NOT NULL,
+        phone TEXT NOT NULL, key TEXT NOT NULL, due_at INTEGER NOT NULL)""",
+    "CREATE INDEX timers_due ON timers (due_at, id)",
+    """CREATE TABLE outbox (
+        key TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, bot_id TEXT NOT NULL,
+        phone TEXT NOT NULL, content TEXT NOT NULL, channel TEXT NOT NULL,
+        status TEXT NOT NULL, due_at INTEGER NOT NULL, created_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, provider_id TEXT, history TEXT NOT NULL,
+        lease_owner TEXT, lease_until INTEGER)""",
+    "CREATE INDEX outbox_provider ON outbox (provider_id)",
+    "CREATE INDEX outbox_due ON outbox (status, due_at)",
+    """CREATE TABLE history (
+        key TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, direction TEXT NOT NULL,
+        body TEXT NOT NULL, at INTEGER NOT NULL)""",
+    "CREATE INDEX history_conversation ON history (conversation_id, at)",
+)
+SENT_LINE = {"at": sec(1).isoformat(), "status": "sent", "detail": None}
+SENT = OutboxEntry(
+    key="000000000001:000",
+    conversation_id="conv-1",
+    bot_id="bot-a",
+    phone="+33612345678",
+    content={"text": "Bonjour"},
+    channel="rcs",
+    status=OutboxStatus.SENT,
+    due_at=T0,
+    created_at=T0,
+    attempts=1,
+    provider_id="rbm-1",
+    history=[SENT_LINE],
+)
+QUEUED = OutboxEntry(
+    key="000000000002:000",
+    conversation_id="conv-2",
+    bot_id="bot-a",
+    phone="+33612345679",
+    content={"text": "Au revoir"},
+    channel="rcs",
+    status=OutboxStatus.QUEUED,
+    due_at=T0,
+    created_at=T0,
+)
+"""Entries as version 1 wrote them, and as they read after the upgrade (the new fields at
+their defaults, but for `provider_ids`, which holds the one id an entry had)."""
+
+
+def _write_v1(path: Path) -> None:
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statement in V1_TABLES:
+            db.execute(statement)
+        for e in (SENT, QUEUED):
+            db.execute(
+                "INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                (
+                    *(e.key, e.conversation_id, e.bot_id, e.phone, json.dumps(e.content)),
+                    *(e.channel, e.status.value, to_us(e.due_at), to_us(e.created_at)),
+                    *(e.attempts, e.provider_id, json.dumps(e.history)),
+                ),
+            )
+        db.execute("PRAGMA user_version = 1")
+    finally:
+        db.close()
+
+
+async def test_a_version_1_sqlite_file_is_migrated_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    _write_v1(path)
+    async with SqliteStore(path) as store:
+        upgraded = replace(SENT, provider_ids=("rbm-1",))
+        assert await store.get_outbound(SENT.key) == upgraded
+        assert await store.get_outbound(QUEUED.key) == QUEUED
+        assert await store.find_outbound_by_provider_id("rbm-1") == upgraded
+        await store.mark_outbound(SENT.key, OutboxStatus.SENT, sec(2), provider_id="sms-1")
+        (claimed,) = await store.claim_outbound("d1", T0, LEASE)
+        assert claimed.key == QUEUED.key
+    async with SqliteStore(path) as again:  # opening a version 2 file changes nothing
+        found = await again.find_outbound_by_provider_id("rbm-1")
+        assert found is not None
+        assert found.provider_ids == ("rbm-1", "sms-1")
+        assert await again.find_outbound_by_provider_id("sms-1") == found
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        assert "outbox_provider" not in indexes
+    finally:
+        db.close()
+
+
+async def test_mongodb_outbox_documents_from_before_the_router_read_as_defaults(
+    mongodb_uri: str,
+) -> None:
+    module = pytest.importorskip("store.mongodb")
+    database = f"causette_test_{uuid4().hex}"
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
+    try:
+        await client[database]["outbox"].insert_many([_legacy_doc(SENT), _legacy_doc(QUEUED)])
+        async with module.MongoStore(mongodb_uri, database=database) as store:
+            upgraded = replace(SENT, provider_ids=("rbm-1",))
+            assert await store.get_outbound(SENT.key) == upgraded
+            assert await store.get_outbound(QUEUED.key) == QUEUED
+            assert await store.find_outbound_by_provider_id("rbm-1") == upgraded
+            await store.mark_outbound(SENT.key, OutboxStatus.SENT, sec(2), provider_id="sms-1")
+            found = await store.find_outbound_by_provider_id("rbm-1")
+            assert found is not None
+            assert found.provider_ids == ("rbm-1", "sms-1")
+    finally:
+        await client.drop_database(database)
+        await client.close()
+
+
+def _legacy_doc(entry: OutboxEntry) -> dict[str, object]:
+    e = entry
+    return {
+        "_id": e.key,
+        "conversation_id": e.conversation_id,
+        "bot_id": e.bot_id,
+        "phone": e.phone,
+        "content": e.content,
+        "channel": e.channel,
+        "status": e.status.value,
+        "due_at": e.due_at,
+        "created_at": e.created_at,
+        "attempts": e.attempts,
+        "provider_id": e.provider_id,
+        "history": e.history,
+    }
