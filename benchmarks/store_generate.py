@@ -127,8 +127,10 @@ _GENERATE = {
     "history": "INSERT INTO history (key, conversation_id, direction, body, at) "
     "VALUES (?, ?, ?, ?, ?)",
     "outbox": """INSERT INTO outbox (key, conversation_id, bot_id, phone, content, channel,
-        status, due_at, created_at, attempts, provider_id, history, lease_owner, lease_until)
-        VALUES (?, ?, ?, ?, ?, ?, 'sent', ?, ?, 1, ?, ?, ?, ?)""",
+        status, due_at, created_at, attempts, provider_id, history, lease_owner, lease_until,
+        route, provider_ids)
+        VALUES (?, ?, ?, ?, ?, ?, 'sent', ?, ?, 1, ?, ?, ?, ?, 'rcs', json_array(?))""",
+    "outbox_providers": "INSERT INTO outbox_providers (provider_id, key) VALUES (?, ?)",
     "timers": "INSERT INTO timers (id, conversation_id, bot_id, phone, key, due_at) "
     "VALUES (?, ?, ?, ?, ?, ?)",
 }
@@ -137,7 +139,10 @@ SPAN = timedelta(hours=20)
 24 h timer is due during the run)."""
 LEASE_US = 30_000_000
 SENT_HISTORY = json.dumps(
-    [{"at": NOW.isoformat(), "status": "sent", "detail": None}],
+    [
+        {"at": NOW.isoformat(), "status": "queued", "detail": None, "channel": None},
+        {"at": NOW.isoformat(), "status": "sent", "detail": None, "channel": "rcs"},
+    ],
     ensure_ascii=False,
     separators=(",", ":"),
 )
@@ -178,8 +183,9 @@ def generated_rows(
             history.append((key.format(*seqs), conversation_id, direction, body, at))
         for key_fmt, content, channel in template.outbox:
             key = key_fmt.format(*seqs)
-            sent = (f"gen-{key}", SENT_HISTORY, OWNER, at + LEASE_US)
+            sent = (f"gen-{key}", SENT_HISTORY, OWNER, at + LEASE_US, f"gen-{key}")
             outbox.append((key, conversation_id, BOT, phone, content, channel, at, at, *sent))
+            rows["outbox_providers"].append((f"gen-{key}", key))
         for key, due in template.timers:
             timers.append((f"{conversation_id}/{key}", conversation_id, BOT, phone, key, at + due))
     return rows

@@ -13,7 +13,14 @@ from pymongo import ReturnDocument
 
 from store.base import LeaseLost
 from store.mongodb_documents import Connected, Doc, ms
-from store.records import WAITING_OUTBOX, Conversation, NewOutbound, OutboxEntry, OutboxStatus
+from store.records import (
+    WAITING_OUTBOX,
+    Conversation,
+    NewOutbound,
+    OutboxEntry,
+    OutboxStatus,
+    queued_line,
+)
 
 _WAITING = sorted(status.value for status in WAITING_OUTBOX)
 _SENT, _SENDING = OutboxStatus.SENT.value, OutboxStatus.SENDING.value
@@ -32,7 +39,7 @@ def outbound_doc(conversation: Conversation, item: NewOutbound, now: datetime) -
         "created_at": ms(now),
         "attempts": 0,
         "provider_id": None,
-        "history": [],
+        "history": [queued_line(ms(now))],
         "route": None,
         "deadline_at": None,
         "provider_ids": [],

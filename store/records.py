@@ -8,7 +8,7 @@ gives it (state name, variables, the choice map as JSON...), so that `store/` im
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -241,3 +241,17 @@ class AgentRecord:
     """When the agent was last re-validated after an inactivity deactivation (R19)."""
     updated_at: datetime
     """When the record was last saved (`Store.save_agent`); a send leaves it alone."""
+
+
+def history_line(
+    at: datetime, status: OutboxStatus, detail: str | None, channel: str | None
+) -> dict[str, Any]:
+    """One line of an outbox entry's history, as both stores write it."""
+    return {"at": at.astimezone(UTC).isoformat(), "status": status.value, "detail": detail} | {
+        "channel": channel
+    }
+
+
+def queued_line(at: datetime) -> dict[str, Any]:
+    """The first line of every entry's history: when it was queued."""
+    return history_line(at, OutboxStatus.QUEUED, None, None)

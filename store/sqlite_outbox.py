@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from store.base import LeaseLost
-from store.records import Conversation, NewOutbound, OutboxEntry, OutboxStatus
+from store.records import Conversation, NewOutbound, OutboxEntry, OutboxStatus, queued_line
 from store.sqlite_schema import (
     WAITING,
     Connected,
+    dump,
     from_us,
     outbound_params,
     outbox_of,
@@ -20,7 +21,7 @@ from store.sqlite_schema import (
 )
 
 _INSERT_OUTBOX = """INSERT INTO outbox (key, conversation_id, bot_id, phone, content, channel,
-    status, due_at, created_at, history) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, '[]')
+    status, due_at, created_at, history) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
     ON CONFLICT (key) DO NOTHING"""
 # `waiting` walks the waiting entries in key order and stops after `limit` claimable ones: a
 # backlog due at once costs each claim only its own entries (where a walk by due time would
@@ -73,7 +74,11 @@ def insert_outbound(
     db: sqlite3.Connection, conversation: Conversation, items: Sequence[NewOutbound], now: datetime
 ) -> None:
     """Queue a turn's messages, keeping the first of equal keys (a replayed turn's)."""
-    db.executemany(_INSERT_OUTBOX, [outbound_params(conversation, i, now) for i in items])
+    # Written as the store keeps times (to the microsecond), so that the line reads back equal.
+    queued = dump([queued_line(from_us(to_us(now)))])
+    db.executemany(
+        _INSERT_OUTBOX, [(*outbound_params(conversation, i, now), queued) for i in items]
+    )
 
 
 class SqliteOutbox(Connected):

@@ -59,7 +59,12 @@ def test_show_tells_where_a_message_went_and_why(tmp_path: Path) -> None:
     assert shown["route"] == "t2c"
     assert shown["phone"] == "+33•••••••32"
     assert SMS_PHONE not in out  # masked everywhere
-    assert [line["status"] for line in shown["history"]] == ["sending", "sent", "delivered"]
+    assert [line["status"] for line in shown["history"]] == [
+        "queued",
+        "sending",
+        "sent",
+        "delivered",
+    ]
     assert shown["valid_until"].startswith("2026-03-03T10:00")
     code, table, _ = run("messages", "show", str(provider_id), "--config", str(path))
     assert code == 0

@@ -38,6 +38,7 @@ async def test_an_rcs_phone_gets_rcs_and_the_entry_keeps_its_history(tmp_path: P
         assert entry.status is DELIVERED
         assert entry.route == "rcs"
         assert history(entry) == [
+            ("queued", None),
             ("sending", "rcs"),
             ("sent", "rcs"),
             ("delivered", "rcs"),
@@ -66,7 +67,7 @@ async def test_a_phone_without_rcs_goes_straight_to_sms(tmp_path: Path) -> None:
         assert "by SMS: not reachable by RCS (capability check: 404)" in details(entry)
         assert not line.rbm.messages  # nothing was sent to RBM
         # The answer is remembered: the second message asked RBM nothing.
-        assert "by SMS: not reachable by RCS (known since" in details(await line.entry(second))[0]
+        assert "by SMS: not reachable by RCS (known since" in details(await line.entry(second))[1]
 
 
 async def test_a_404_on_send_falls_back_at_once_when_checks_are_off(tmp_path: Path) -> None:
@@ -75,7 +76,7 @@ async def test_a_404_on_send_falls_back_at_once_when_checks_are_off(tmp_path: Pa
         await line.settle()
         assert line.texts(SMS_PHONE) == [("sms", "Un")]
         entry = await line.entry(key)
-        assert history(entry)[:2] == [("sending", "rcs"), ("sending", "t2c")]
+        assert history(entry)[1:3] == [("sending", "rcs"), ("sending", "t2c")]
         assert "by SMS: not reachable by RCS (send: 404)" in details(entry)
 
 
@@ -205,6 +206,7 @@ async def test_undelivered_rcs_is_revoked_then_sent_by_sms_once(tmp_path: Path) 
         entry = await line.entry(key)
         assert entry.status is DELIVERED
         assert [status for status, _ in history(entry)] == [
+            "queued",
             "sending",
             "sent",
             "revoked",  # at the deadline

@@ -263,7 +263,7 @@ async def check(store: MongoStore, stored: dict[tuple[int, int], InboxEntry]) ->
             assert (entry.conversation_id, entry.phone) == (conversation.id, number)
             assert entry.status is OutboxStatus.SENT
             assert entry.attempts == 1  # handed to a sender once
-            assert [change["status"] for change in entry.history] == ["sent"]
+            assert [change["status"] for change in entry.history] == ["queued", "sent"]
             assert await store.get_outbound(outbox_key(seq, 1)) is None
             replies.append(str(entry.content.get("text")))
         # The counter numbers the turns as they were handled, the text names the event: equal

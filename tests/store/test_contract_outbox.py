@@ -68,7 +68,11 @@ async def test_mark_outbound_records_status_provider_id_and_history(store: Store
     await store.mark_outbound("a", SENT, sec(2), provider_id="rbm-1")
     sent_change = {"at": sec(2).isoformat(), "status": "sent", "detail": None, "channel": None}
     sent = replace(
-        claimed, status=SENT, provider_id="rbm-1", provider_ids=("rbm-1",), history=[sent_change]
+        claimed,
+        status=SENT,
+        provider_id="rbm-1",
+        provider_ids=("rbm-1",),
+        history=[*claimed.history, sent_change],  # after the line written when it was queued
     )
     assert await store.get_outbound("a") == sent
     assert await store.find_outbound_by_provider_id("rbm-1") == sent
@@ -80,7 +84,7 @@ async def test_mark_outbound_records_status_provider_id_and_history(store: Store
         "detail": "no DELIVERED in time",
         "channel": None,
     }
-    failed = replace(sent, status=FAILED, history=[sent_change, failed_change])
+    failed = replace(sent, status=FAILED, history=[*sent.history, failed_change])
     assert await store.get_outbound("a") == failed
     assert await store.find_outbound_by_provider_id("rbm-1") == failed
     assert await store.claim_outbound("d2", FAR, LEASE) == []  # done, even once its lease ran out
@@ -92,7 +96,7 @@ async def test_an_entry_marked_queued_again_is_claimed_again(store: Store) -> No
     await store.mark_outbound("a", QUEUED, sec(1), detail="retry")
     (again,) = await store.claim_outbound("d2", sec(1), LEASE)
     retry = {"at": sec(1).isoformat(), "status": "queued", "detail": "retry", "channel": None}
-    assert again == replace(queued, status=SENDING, attempts=2, history=[retry])
+    assert again == replace(queued, status=SENDING, attempts=2, history=[*queued.history, retry])
 
 
 async def test_a_later_provider_id_becomes_the_provider_id(store: Store) -> None:

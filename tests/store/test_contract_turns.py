@@ -45,12 +45,24 @@ async def test_a_turn_queues_its_outbound_entries(store: Store) -> None:
     await start(store, conv, outbound=[first, second], now=sec(2))
     got = await store.get_outbound("s:0")
     assert got is not None
+    queued = {"at": sec(2).isoformat(), "status": "queued", "detail": None, "channel": None}
     assert got == OutboxEntry(
-        "s:0", "conv-1", BOT, PHONE, content, "rcs", OutboxStatus.QUEUED, T0, sec(2)
+        "s:0",
+        "conv-1",
+        BOT,
+        PHONE,
+        content,
+        "rcs",
+        OutboxStatus.QUEUED,
+        T0,
+        sec(2),
+        0,
+        None,
+        [queued],
     )
     assert got.attempts == 0
     assert got.provider_id is None
-    assert got.history == []
+    assert got.history == [queued]  # every history starts with the queueing
     assert (got.due_at.utcoffset(), got.created_at.utcoffset()) == (timedelta(0),) * 2
     later = await store.get_outbound("s:1")
     assert later is not None

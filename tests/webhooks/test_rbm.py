@@ -360,7 +360,8 @@ async def test_delivered_then_read_move_the_outbox_entry_forward(
     stored = await store.get_outbound(entry.key)
     assert stored is not None
     assert stored.status is READ
-    assert [(h["status"], h["detail"]) for h in stored.history[1:]] == [
+    # After the lines of its queueing and its sending:
+    assert [(h["status"], h["detail"]) for h in stored.history[2:]] == [
         ("delivered", None),
         ("read", None),
     ]
@@ -380,7 +381,7 @@ async def test_a_receipt_never_downgrades_a_final_status(rbm: Client, store: Sto
     stored = await store.get_outbound(entry.key)
     assert stored is not None
     assert stored.status is READ
-    assert len(stored.history) == 2  # sent, read
+    assert len(stored.history) == 3  # queued, sent, read
 
 
 async def test_a_duplicate_delivered_is_recorded_once(rbm: Client, store: Store) -> None:
@@ -389,7 +390,7 @@ async def test_a_duplicate_delivered_is_recorded_once(rbm: Client, store: Store)
     assert (await post_ok(rbm, user_event("DELIVERED", "rbm-m1")))["result"] == "unchanged"
     stored = await store.get_outbound(entry.key)
     assert stored is not None
-    assert [h["status"] for h in stored.history] == ["sent", "delivered"]
+    assert [h["status"] for h in stored.history] == ["queued", "sent", "delivered"]
 
 
 async def test_ttl_revoked_makes_the_message_due_for_its_sms(
@@ -429,6 +430,7 @@ async def test_ttl_revoke_failed_is_noted_once_and_leaves_the_status(
     assert stored is not None
     assert stored.status is SENT
     assert [(h["status"], h["detail"]) for h in stored.history] == [
+        ("queued", None),
         ("sent", None),
         ("sent", TTL_REVOKE_FAILED),
     ]

@@ -270,6 +270,7 @@ async def test_repeated_progress_reports_are_noted_once(sms: Client, store: Stor
     stored = await store.get_outbound(entry.key)
     assert stored is not None
     assert [(h["status"], h["detail"]) for h in stored.history] == [
+        ("queued", None),
         ("sent", None),
         ("sent", "smsmode ENROUTE"),
         ("delivered", "smsmode DELIVERED"),
