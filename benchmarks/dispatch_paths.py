@@ -257,15 +257,16 @@ async def run_baseline(line: Line, plans: list[list[Message]], in_flight: int, t
                         await line.rbm_client.send(message.phone, part, message_id=message_id)
                     channels["rcs"] += 1
                 else:
+                    sms_line = bot.sms_line(message.phone)
                     await line.smsmode.send_sms(
                         message.phone,
                         render_sms(content).text,
-                        sender=bot.sms_from,
+                        sender=sms_line.sender,
                         ref_client=ref,
                         status_url=bot.status_url,
                         mo_url=bot.mo_url,
                     )
-                    channels[bot.sms_channel.value] += 1
+                    channels[sms_line.channel.value] += 1
             except ProviderError:
                 outcomes["failed"] += 1
             else:

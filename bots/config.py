@@ -40,6 +40,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from bots.billing_settings import BillingSettings
 from bots.config_fields import (
     ConfigModel,
     Duration,
@@ -186,6 +187,7 @@ class Settings(ConfigModel):
     bots: list[BotSettings]
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    billing: BillingSettings = Field(default_factory=BillingSettings)
     providers: Providers = Field(default_factory=Providers)
     public_url: str | None = None
     """Where providers reach this server's webhooks (`https://bots.example.fr`): smsmode's

@@ -78,6 +78,8 @@ class RcsSettings(ConfigModel):
     """No DELIVERED within this time: revoke the RCS message and send it by SMS."""
     rate: Annotated[float, Field(gt=0)] = 50.0
     """RBM sends per second for this agent, per process (Google documents none, rbm.md §6)."""
+    billing: Literal["conversational", "non_conversational"] = "non_conversational"
+    """The agent's billing category, chosen when it was created (rbm.md §8.1)."""
 
     def policy(self) -> RcsPolicy:
         return RcsPolicy(fallback_after=self.fallback_after, rate=self.rate)

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
@@ -24,9 +26,14 @@ from flows.conversation import HttpCaller
 from messaging.clock import Clock
 from messaging.inbound import Inbound
 from messaging.phone import Phone
+from sessions.billing import Billing
 from store.base import Store
 from store.events import inbound_event, start_event
 from store.records import InboxEntry, InboxSource, NewInbound
+
+log = logging.getLogger(__name__)
+
+BILLING_SETTLE_PERIOD = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +65,7 @@ class Runtime:
         tuning: Tuning | None = None,
         owner: str | None = None,
         on_turn: Callable[[float], None] | None = None,
+        billing: Billing | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -74,7 +82,9 @@ class Runtime:
             lease=self.tuning.lease,
             http=http,
             on_turn=on_turn,
+            billing=billing,
         )
+        self.billing = billing
         self.timers = TimerFirer(store, clock)
         self.owner = owner
         if handler is None:
@@ -144,6 +154,8 @@ class Runtime:
             handled = await self.worker.drain()
             sent = await self.dispatcher.dispatch_due()
             if not (fired or handled or sent):
+                if self.billing is not None:
+                    await self.billing.settle(self.clock.now())
                 return
 
     async def _wake_all_on(self, stop: asyncio.Event) -> None:
@@ -151,6 +163,17 @@ class Runtime:
         await stop.wait()
         self._inbox_wake.set()
         self.worker.committed.set()
+
+    async def _settle_billing(self, stop: asyncio.Event) -> None:
+        """Bill the RCS messages nobody answered within 24 h (R22), once a minute."""
+        assert self.billing is not None
+        while not stop.is_set():
+            try:
+                await self.billing.settle(self.clock.now())
+            except Exception:  # the store may be briefly unreachable
+                log.exception("settling RCS billing failed; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), BILLING_SETTLE_PERIOD.total_seconds())
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set: timers, `concurrency` workers, the dispatcher."""
@@ -164,6 +187,8 @@ class Runtime:
         tasks.append(asyncio.create_task(self.timers.run(stop, self._inbox_wake, poll)))
         tasks.append(asyncio.create_task(self.dispatcher.run(stop, self.worker.committed, poll)))
         tasks.append(asyncio.create_task(self._wake_all_on(stop)))
+        if self.billing is not None:
+            tasks.append(asyncio.create_task(self._settle_billing(stop)))
         try:
             await asyncio.gather(*tasks)
         finally:

@@ -21,7 +21,7 @@ from bots.http import AiohttpCaller
 from bots.metrics import Metrics
 from bots.outbox import Sender
 from bots.runtime import Runtime, Tuning, process_owner
-from bots.wiring import add_webhooks, build_router, default_channel
+from bots.wiring import add_webhooks, billing_from_settings, build_router, default_channel
 from bots.worker import BotProfile
 from flows.conversation import HttpCaller
 from messaging.clock import Clock, SystemClock
@@ -49,6 +49,7 @@ def runtime_from_settings(
     store = store_from_url(settings.store)
     clock = clock or SystemClock()
     owner = process_owner()
+    billing = billing_from_settings(settings, store)
     handler = None
     if providers is not None and (settings.providers.rbm or settings.providers.smsmode):
         handler = build_router(
@@ -60,6 +61,7 @@ def runtime_from_settings(
             owner=owner,
             rbm_tokens=rbm_tokens,
             rng=rng,
+            billing=billing,
         )
     profiles = {
         bot.id: BotProfile(
@@ -83,6 +85,7 @@ def runtime_from_settings(
         ),
         owner=owner,
         on_turn=metrics.observe_turn if metrics else None,
+        billing=billing,
     )
 
 

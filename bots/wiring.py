@@ -15,7 +15,7 @@ from aiohttp import web
 from aiolimiter import AsyncLimiter
 
 from agents.google_auth import ServiceAccountTokens, TokenSource
-from agents.rbm import RbmClient
+from agents.rbm import RbmClient, normalise_agent_id
 from agents.smsmode import SmsmodeClient
 from bots.config import BotSettings, Settings
 from bots.runtime import Runtime
@@ -26,6 +26,7 @@ from flows.validation import load_flow
 from messaging.channel import Channel
 from messaging.clock import Clock
 from messaging.renderers.rbm import traffic_for_flow
+from sessions.billing import Billing, BotBilling
 from store.base import Store
 from webhooks.rbm import add_rbm_webhook
 from webhooks.smsmode import SmsRoute, add_smsmode_callbacks
@@ -57,6 +58,7 @@ def build_router(
     owner: str,
     rbm_tokens: TokenSource | None = None,
     rng: random.Random | None = None,
+    billing: Billing | None = None,
 ) -> Router:
     """The outbox router for every bot of the settings (secrets read from `environ`)."""
     rbm, smsmode = settings.providers.rbm, settings.providers.smsmode
@@ -99,7 +101,21 @@ def build_router(
         owner=owner,
         policy=settings.dispatch.policy(),
         rng=rng,
+        billing=billing,
     )
+
+
+def billing_from_settings(settings: Settings, store: Store) -> Billing:
+    """The ledger writer of the settings' bots (`billing:` and each bot's agent category)."""
+    bots = {
+        bot.id: BotBilling(
+            agent_id=normalise_agent_id(bot.rcs.agent) if bot.rcs else None,
+            t2c_number=bot.t2c.number if bot.t2c else None,
+            conversational=bot.rcs is not None and bot.rcs.billing == "conversational",
+        )
+        for bot in settings.bots
+    }
+    return Billing(store, settings.billing.policy(), bots)
 
 
 def add_webhooks(

@@ -36,8 +36,17 @@ from flows.engine import new_snapshot, step
 from messaging.channel import Channel
 from messaging.clock import Clock
 from messaging.phone import Phone
+from sessions.billing import Billing
+from sessions.events import Mo
 from store.base import LeaseLost, Store, VersionConflict
-from store.records import Claim, Conversation, ConversationStatus, TurnWrite
+from store.records import (
+    Claim,
+    Conversation,
+    ConversationStatus,
+    InboxEntry,
+    InboxSource,
+    TurnWrite,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +74,11 @@ class Worker:
         lease: timedelta = timedelta(seconds=30),
         http: HttpCaller | None = None,
         on_turn: Callable[[float], None] | None = None,
+        billing: Billing | None = None,
     ) -> None:
         self.store = store
+        self.billing = billing
+        """Told of every message people send on RCS and Time2Chat (sessions they open)."""
         self.on_turn = on_turn
         """Called with each committed turn's duration in seconds (metrics)."""
         self.committed = asyncio.Event()
@@ -126,6 +138,8 @@ class Worker:
         started = time.perf_counter()
         entry = claim.entry
         now = self.clock.now()
+        # Billed whatever the flow makes of it, before the turn: a replay bills nothing twice.
+        await self._bill(entry)
         conversation = await self.store.get_conversation(entry.bot_id, entry.phone)
         reason = self._reason_to_skip(claim, conversation)
         if reason is None:
@@ -172,6 +186,16 @@ class Worker:
         now = self.clock.now()
         after = with_snapshot(conversation, snapshot, seq=entry.seq, now=now)
         return turn_write(conversation, after, entry, results, now)
+
+    async def _bill(self, entry: InboxEntry) -> None:
+        if self.billing is None or entry.source not in (InboxSource.RBM, InboxSource.SMSMODE):
+            return
+        channel = str(entry.event.get("channel") or "")
+        sender = self.billing.mo_sender(entry.bot_id, channel)
+        if sender is None:
+            return  # an MO on plain SMS (a shortcode) opens nothing
+        mo = Mo(entry.provider_id, entry.bot_id, entry.phone, entry.received_at, channel, sender)
+        await self.billing.on_mo(mo)
 
     def _reason_to_skip(self, claim: Claim, conversation: Conversation | None) -> str | None:
         entry = claim.entry

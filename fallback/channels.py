@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from aiolimiter import AsyncLimiter
+from sessions.sms import t2c_allowed
 
 from agents.rbm import RbmClient
 from agents.smsmode import t2c_sender
@@ -33,16 +34,28 @@ class BotChannels:
     limiter: AsyncLimiter | None = None
     """Paces the agent's sends (`RcsPolicy.rate` per second); None: unpaced."""
 
-    @property
-    def sms_channel(self) -> Channel:
-        """Time2Chat when the bot has a 09 number, plain SMS otherwise."""
-        return Channel.T2C if self.t2c_number else Channel.SMS
+    def sms_line(self, recipient: str) -> SmsLine:
+        """How an SMS to `recipient` goes (R20: from the sender configured for the bot).
 
-    @property
-    def sms_from(self) -> str | None:
-        """Who an SMS comes from (R20: the sender configured for the bot's agent). The 09
-        number whenever the bot has one: an SMS with numbered choices must come from a number
-        the recipient can answer, which a SenderID is not. None: smsmode's default sender."""
-        if self.t2c_number:
-            return t2c_sender(self.t2c_number)
-        return self.sms_sender
+        The 09 number whenever the bot has one and the recipient is on a French mobile
+        network: an SMS with numbered choices must come from a number the person can answer,
+        which a SenderID is not. Time2Chat works only towards the four French operators (R10):
+        anyone else gets plain SMS from the SenderID (or smsmode's default sender)."""
+        if self.t2c_number and t2c_allowed(recipient):
+            return SmsLine(Channel.T2C, t2c_sender(self.t2c_number), self.t2c_number, "t2c_number")
+        reason = "Time2Chat only towards French mobiles (R10)" if self.t2c_number else None
+        if self.sms_sender:
+            return SmsLine(Channel.SMS, self.sms_sender, self.sms_sender, "sender_id", reason)
+        return SmsLine(Channel.SMS, None, "", "default", reason)
+
+
+@dataclass(frozen=True, slots=True)
+class SmsLine:
+    channel: Channel
+    sender: str | None
+    """What smsmode is given as `from` (None: the account's default)."""
+    shown: str
+    """The sender as the ledger names it: the 09 number in E.164, the SenderID, or ""."""
+    sender_type: str
+    why: str | None = None
+    """Why not Time2Chat, when the bot has a 09 number."""

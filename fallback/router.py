@@ -37,6 +37,7 @@ from agents.rbm import RbmClient
 from agents.smsmode import SmsmodeClient
 from compliance.validity import remaining
 from fallback.agent_status import AgentStatuses
+from fallback.billed import rcs_mt, sms_mt
 from fallback.breaker import Breakers
 from fallback.capabilities import CapabilityCache
 from fallback.channels import BotChannels
@@ -47,6 +48,8 @@ from messaging.content import CONTENT
 from messaging.phone import Phone
 from messaging.renderers.rbm import TrafficType, render_rbm_messages
 from messaging.renderers.sms import DEFAULT_STOP_MENTION, render_sms
+from sessions.billing import Billing
+from sessions.events import Mt
 from store.base import LeaseLost, Store
 from store.records import OutboxEntry, OutboxStatus
 
@@ -78,6 +81,7 @@ class Router:
         owner: str,
         policy: DispatchPolicy | None = None,
         rng: random.Random | None = None,
+        billing: Billing | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -91,6 +95,7 @@ class Router:
             self.policy.capability_ttl, self.policy.capability_cache_size
         )
         self.agents = AgentStatuses(store, self.policy.agent_status_ttl)
+        self.billing = billing
 
     async def handle(self, entry: OutboxEntry) -> None:
         """Act on an entry claimed by this dispatcher (`sending`, under its lease)."""
@@ -116,7 +121,7 @@ class Router:
     async def _choose(self, entry: OutboxEntry, bot: BotChannels) -> Choice:
         """RCS when the conversation is on RCS, the agent is usable, RBM is up and the phone
         can take it; SMS otherwise, with the reason (R17, R19, R20)."""
-        sms = bot.sms_channel
+        sms = bot.sms_line(entry.phone).channel
         if entry.channel != Channel.RCS:
             return Choice(sms, f"conversation on {entry.channel}")
         if bot.rbm is None:
@@ -143,7 +148,8 @@ class Router:
             self.breakers[agent].succeeded()
             self.capabilities.put(agent, entry.phone, now, reachable=False)
             return Choice(
-                bot.sms_channel, f"not reachable by RCS (capability check: {error.status})"
+                bot.sms_line(entry.phone).channel,
+                f"not reachable by RCS (capability check: {error.status})",
             )
         except ProviderError as error:
             # The send will tell: the breaker counts this failure, the message still tries RCS.
@@ -206,12 +212,15 @@ class Router:
             now = self.clock.now()
             self.breakers[rbm.agent_id].succeeded()
             await self.agents.sent(rbm.agent_id, now)
+            # Billed once accepted, even if a receipt settled the entry meanwhile: a racing
+            # DELIVERED makes the fenced write fail, not the message free.
             await self._mark(
                 entry,
                 OutboxStatus.SENT,
                 detail="accepted by RBM",
                 deadline_at=now + bot.rcs.fallback_after,
             )
+            await self._bill(rcs_mt(entry, rbm.agent_id, parts, now))
 
     async def _deadline(self, entry: OutboxEntry, bot: BotChannels, rbm: RbmClient) -> None:
         """No DELIVERED within `fallback_after`: revoke. 200 means it will never be delivered:
@@ -245,7 +254,7 @@ class Router:
             await self._mark(
                 entry,
                 OutboxStatus.REVOKED,
-                route=bot.sms_channel,
+                route=bot.sms_line(entry.phone).channel,
                 due_at=self.clock.now() + grace,
                 detail=(
                     f"not delivered within {_seconds(bot.rcs.fallback_after)}: revoked,"
@@ -260,22 +269,24 @@ class Router:
     # --- SMS ---------------------------------------------------------------------------------
 
     async def _send_sms(self, entry: OutboxEntry, bot: BotChannels, reason: str | None) -> None:
-        channel = bot.sms_channel
+        line = bot.sms_line(entry.phone)
+        channel = line.channel
         if self.smsmode is None:
             await self._mark(entry, OutboxStatus.FAILED, detail="no SMS provider configured")
             return
-        detail = f"by SMS: {reason}" if reason else "by SMS"
+        reasons = [why for why in (reason, line.why) if why]
+        detail = f"by SMS: {'; '.join(reasons)}" if reasons else "by SMS"
         # The last look at the fence before a send that cannot be taken back nor deduplicated.
         if not await self._mark(entry, OutboxStatus.SENDING, route=channel, detail=detail):
             return
         # R25: marketing messages carry the STOP mention.
         stop = DEFAULT_STOP_MENTION if bot.traffic is TrafficType.PROMOTION else None
-        text = render_sms(CONTENT.validate_python(entry.content), stop_mention=stop).text
+        sms = render_sms(CONTENT.validate_python(entry.content), stop_mention=stop)
         try:
             accepted = await self.smsmode.send_sms(
                 entry.phone,
-                text,
-                sender=bot.sms_from,
+                sms.text,
+                sender=line.sender,
                 ref_client=entry.key,
                 status_url=bot.status_url,
                 mo_url=bot.mo_url,
@@ -294,12 +305,14 @@ class Router:
         except ProviderError as error:
             await self._mark(entry, OutboxStatus.FAILED, detail=str(error))
         else:
-            await self._mark(
+            now = self.clock.now()
+            if await self._mark(
                 entry,
                 OutboxStatus.SENT,
                 provider_id=accepted.message_id,
                 detail="accepted by smsmode",
-            )
+            ):
+                await self._bill(sms_mt(entry, line, sms, now))
 
     # --- shared ------------------------------------------------------------------------------
 
@@ -312,6 +325,16 @@ class Router:
             due_at=self.clock.now() + delay,
             detail=f"{error}; retry in {_seconds(delay)}",
         )
+
+    async def _bill(self, mt: Mt) -> None:
+        if self.billing is None:
+            return
+        try:
+            await self.billing.on_mt(mt)
+        except Exception:
+            # The message left: a billing failure must not send it again. Logged loudly, to
+            # be replayed from the outbox (`causette billing` reads what was sent).
+            log.exception("outbox %s: sent, but its ledger entry was not written", mt.key)
 
     def _count(self, rbm: RbmClient, error: ProviderError) -> None:
         """What an RBM failure says of RBM's health: 429 nothing, 5xx and timeouts a failure."""

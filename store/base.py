@@ -20,10 +20,12 @@ lease (`mark_outbound(owner=...)`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
+from store.billing_records import BillingState, CreditPurchase, LedgerEntry
 from store.records import (
     LIVE_STATUSES,
     AgentRecord,
@@ -266,6 +268,63 @@ class Store(ABC):
         """Note a send through the agent: `last_sent_at` becomes `max(last_sent_at, at)` (a
         late report of an older send moves nothing back); `updated_at` stays. A missing agent
         is created `launched` (it just sent) with `updated_at = at`."""
+
+    # --- billing (sessions/ decides, the store keeps) ---------------------------------------
+
+    @abstractmethod
+    async def get_billing_state(self, key: str) -> BillingState | None:
+        """A session tracker's state for one pair, if any was written."""
+
+    @abstractmethod
+    async def commit_billing(
+        self, state: BillingState | None, entries: Sequence[LedgerEntry]
+    ) -> bool:
+        """Write a tracker's new state and the ledger entries it produced, as one unit.
+
+        `state.version` must be the stored version plus one (1 for a new key): False, and
+        nothing written, when another writer got there first (read again and retry). `state`
+        None writes entries only. Entries whose `id` exists are skipped (idempotency); the
+        others are appended. True once written.
+        """
+
+    @abstractmethod
+    async def ledger(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bot_id: str | None = None,
+    ) -> list[LedgerEntry]:
+        """Entries with `since <= at < until` (either bound optional), of one bot or all,
+        ordered by `at` then `id`."""
+
+    @abstractmethod
+    async def ledger_for(self, reference: str) -> list[LedgerEntry]:
+        """Entries whose `id`, `message_key` or `session_id` is `reference`, ordered by `at`
+        then `id` (what `causette billing explain` shows)."""
+
+    @abstractmethod
+    async def note_ledger_delivery(
+        self, message_key: str, at: datetime, operator: str | None = None
+    ) -> None:
+        """The message `message_key` was delivered at `at`: its entries get `delivered_at` (the
+        first report wins) and `operator` when given. Nothing else of an entry ever changes."""
+
+    @abstractmethod
+    async def billing_states_due(
+        self, prefix: str, before: datetime, limit: int = 100
+    ) -> list[BillingState]:
+        """States whose key starts with `prefix` and whose `data["due"]` (an ISO instant the
+        tracker writes when it has pending work, e.g. RCS messages awaiting a reply) is
+        earlier than `before`, soonest first."""
+
+    @abstractmethod
+    async def add_credit(self, purchase: CreditPurchase) -> bool:
+        """Record a purchase of prepaid credits; False when its id exists (nothing written)."""
+
+    @abstractmethod
+    async def credits(self) -> list[CreditPurchase]:
+        """Every purchase, oldest first."""
 
     # --- history ---------------------------------------------------------------------------
 

@@ -22,21 +22,20 @@ event loop that uses it (reference/libs.md §6).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 import pymongo
 from pymongo import AsyncMongoClient, ReplaceOne
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
 from store.base import LeaseLost, Store, StoreError, VersionConflict
 from store.mongodb_agents import MongoAgents
+from store.mongodb_billing import MongoBilling
 from store.mongodb_documents import (
     SEQ_COUNTER,
     Doc,
+    Session,
     conversation_doc,
     conversation_of,
     flow_version_doc,
@@ -74,13 +73,11 @@ _ATTEMPTS = 100
 """Collisions an append or a claim survives before giving up: each one is another process's
 progress, so reaching this means a storm, not a loop."""
 
-T = TypeVar("T")
-Session = AsyncClientSession | None
 
-
-class MongoStore(MongoOutbox, MongoAgents, Store):
+class MongoStore(MongoOutbox, MongoAgents, MongoBilling, Store):
     """MongoDB: a replica set (or mongos) for transactions; a standalone server works too.
-    The outbox and the agents are in `store/mongodb_outbox.py` and `store/mongodb_agents.py`.
+    The outbox, the agents and billing are in `store/mongodb_outbox.py`,
+    `store/mongodb_agents.py` and `store/mongodb_billing.py`.
 
     Which database: `database` when it differs from the default `causette`; otherwise the one
     the URI names (`mongodb://host/dbname`), else `causette`. (So `database="causette"`
@@ -134,13 +131,6 @@ class MongoStore(MongoOutbox, MongoAgents, Store):
         if self._client is not None:
             client, self._client, self._collections = self._client, None, None
             await client.close()
-
-    async def _unit(self, body: Callable[[Session], Awaitable[T]]) -> T:
-        """Run `body` in a transaction when the server has them, else as it is."""
-        if not self.transactions or self._client is None:
-            return await body(None)
-        async with self._client.start_session() as session:
-            return await session.with_transaction(body)
 
     # --- flow versions ---------------------------------------------------------------------
 

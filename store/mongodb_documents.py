@@ -12,12 +12,14 @@ is its `seq`, which `store/mongodb.py` allocates.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -38,6 +40,8 @@ from store.records import (
 
 Doc = dict[str, Any]
 Collection = AsyncCollection[Doc]
+Session = AsyncClientSession | None
+T = TypeVar("T")
 SEQ_COUNTER = "inbox"
 """The `counters` document holding the last inbox seq appended."""
 
@@ -57,6 +61,9 @@ class Collections:
     timers: Collection
     history: Collection
     agents: Collection
+    billing_states: Collection
+    ledger: Collection
+    credits: Collection
 
     @classmethod
     def of(cls, db: AsyncDatabase[Doc]) -> Collections:
@@ -86,6 +93,15 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "timers": [index_on("due_at", "_id")],
     "history": [index_on("conversation_id", "at", "turn", "position")],
+    # `billing_states_due` walks states in due order (store/mongodb_billing.py).
+    "billing_states": [index_on("due_at", "_id")],
+    "ledger": [
+        index_on("at", "_id"),
+        index_on("bot_id", "at", "_id"),
+        index_on("message_key"),
+        index_on("session_id"),
+    ],
+    "credits": [index_on("purchased_at", "_id")],
 }
 
 
@@ -111,15 +127,25 @@ async def _upgrade_outbox(c: Collections) -> None:
 
 
 class Connected:
-    """What the parts of the MongoDB store (`MongoStore` and its mixins) share."""
+    """What the parts of the MongoDB store (`MongoStore` and its mixins) share; `MongoStore`
+    sets the client, the collections and `transactions` in `open()`."""
 
+    _client: AsyncMongoClient[Doc] | None = None
     _collections: Collections | None = None
+    transactions: bool = False
 
     @property
     def _c(self) -> Collections:
         if self._collections is None:
             raise StoreError("the MongoDB store is not open")
         return self._collections
+
+    async def _unit(self, body: Callable[[Session], Awaitable[T]]) -> T:
+        """Run `body` in a transaction when the server has them, else as it is."""
+        if not self.transactions or self._client is None:
+            return await body(None)
+        async with self._client.start_session() as session:
+            return await session.with_transaction(body)
 
 
 async def _ensure_counter(c: Collections) -> None:
@@ -143,6 +169,10 @@ def ms(moment: datetime) -> datetime:
         raise ValueError(f"naive datetime {moment!r}: the store keeps timezone-aware times")
     moment = moment.astimezone(UTC)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def optional_ms(moment: datetime | None) -> datetime | None:
+    return None if moment is None else ms(moment)
 
 
 def lease_id(bot_id: str, phone: str) -> str:

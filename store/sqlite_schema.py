@@ -32,8 +32,9 @@ from store.records import (
     TimerRecord,
 )
 
-SCHEMA_VERSION = 2
-"""Kept in `PRAGMA user_version`; `create_schema` migrates from the number it finds there."""
+SCHEMA_VERSION = 3
+"""Kept in `PRAGMA user_version`; `create_schema` migrates from the number it finds there.
+Version 3 added the billing tables, which `TABLES` creates in a version 2 file as it is."""
 
 WAITING = f"status IN ({', '.join(repr(s.value) for s in sorted(WAITING_OUTBOX))})"
 """The outbox entries still to be (re)sent, which hold back the later ones of their
@@ -105,6 +106,35 @@ TABLES = (
     """CREATE TABLE IF NOT EXISTS agents (
         agent_id TEXT PRIMARY KEY, state TEXT NOT NULL, last_sent_at INTEGER,
         reactivated_at INTEGER, updated_at INTEGER NOT NULL) WITHOUT ROWID""",
+    # Billing (store/sqlite_billing.py). `due_at` is the tracker's `data["due"]` as a number,
+    # so that `billing_states_due` walks an index instead of parsing every state's JSON.
+    """CREATE TABLE IF NOT EXISTS billing_states (
+        key TEXT PRIMARY KEY, data TEXT NOT NULL, version INTEGER NOT NULL, due_at INTEGER)
+        WITHOUT ROWID""",
+    # Covering: the prefix test reads `key` from the index, so states of another prefix cost
+    # no table read.
+    """CREATE INDEX IF NOT EXISTS billing_states_due
+        ON billing_states (due_at, key) WHERE due_at IS NOT NULL""",
+    # Amounts are TEXT: a Decimal's string form round-trips exactly, trailing zeros included
+    # (a REAL or NUMERIC column would turn 0.0450 into a float).
+    """CREATE TABLE IF NOT EXISTS ledger (
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL, billing_class TEXT NOT NULL,
+        bot_id TEXT NOT NULL, sender TEXT NOT NULL, sender_type TEXT NOT NULL,
+        recipient TEXT NOT NULL, channel TEXT NOT NULL, country TEXT NOT NULL,
+        quantity INTEGER NOT NULL, unit_price TEXT NOT NULL, currency TEXT NOT NULL,
+        at INTEGER NOT NULL, rule TEXT NOT NULL, message_key TEXT, session_id TEXT,
+        delivered_at INTEGER, operator TEXT)""",
+    "CREATE INDEX IF NOT EXISTS ledger_at ON ledger (at, id)",
+    "CREATE INDEX IF NOT EXISTS ledger_bot ON ledger (bot_id, at, id)",
+    # Partial: most entries have no session, and agent fees no message.
+    """CREATE INDEX IF NOT EXISTS ledger_message
+        ON ledger (message_key) WHERE message_key IS NOT NULL""",
+    """CREATE INDEX IF NOT EXISTS ledger_session
+        ON ledger (session_id) WHERE session_id IS NOT NULL""",
+    """CREATE TABLE IF NOT EXISTS credits (
+        id TEXT PRIMARY KEY, amount TEXT NOT NULL, currency TEXT NOT NULL,
+        purchased_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, note TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS credits_purchased ON credits (purchased_at, id)",
 )
 
 UPGRADES: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -320,7 +350,7 @@ def outbox_of(row: sqlite3.Row) -> OutboxEntry:
         provider_id=row["provider_id"],
         history=json.loads(row["history"]),
         route=row["route"],
-        deadline_at=_from_us_or_none(row["deadline_at"]),
+        deadline_at=from_us_or_none(row["deadline_at"]),
         provider_ids=tuple(json.loads(row["provider_ids"])),
     )
 
@@ -340,8 +370,8 @@ def agent_params(record: AgentRecord) -> tuple[str, str, int | None, int | None,
     return (
         a.agent_id,
         a.state.value,
-        _us_or_none(a.last_sent_at),
-        _us_or_none(a.reactivated_at),
+        us_or_none(a.last_sent_at),
+        us_or_none(a.reactivated_at),
         to_us(a.updated_at),
     )
 
@@ -350,15 +380,15 @@ def agent_of(row: sqlite3.Row) -> AgentRecord:
     return AgentRecord(
         agent_id=row["agent_id"],
         state=AgentState(row["state"]),
-        last_sent_at=_from_us_or_none(row["last_sent_at"]),
-        reactivated_at=_from_us_or_none(row["reactivated_at"]),
+        last_sent_at=from_us_or_none(row["last_sent_at"]),
+        reactivated_at=from_us_or_none(row["reactivated_at"]),
         updated_at=from_us(row["updated_at"]),
     )
 
 
-def _us_or_none(moment: datetime | None) -> int | None:
+def us_or_none(moment: datetime | None) -> int | None:
     return None if moment is None else to_us(moment)
 
 
-def _from_us_or_none(value: int | None) -> datetime | None:
+def from_us_or_none(value: int | None) -> datetime | None:
     return None if value is None else from_us(value)

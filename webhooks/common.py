@@ -268,6 +268,7 @@ async def apply_receipt(
     detail: str | None,
     bot_id: str | None,
     name: str,
+    operator: str | None = None,
 ) -> ReceiptOutcome:
     """Record a receipt on the outbox entry sent as `provider_id`.
 
@@ -276,7 +277,8 @@ async def apply_receipt(
     delivered, and not after the entry is settled. `bot_id`, when known, must own the entry.
     A receipt for an id the entry was sent under before its latest one (the RCS copy of a
     message that fell back to SMS) is only noted. `revoked` (RBM's TTL revoke) makes the entry
-    due at once for its SMS.
+    due at once for its SMS. A delivery (`delivered`, or `read` first) is written on the
+    message's ledger entries too, with the `operator` the report names (R9).
     The read and the write are not one transaction: two receipts of one message racing can
     both apply, but each only moves the status forward.
     """
@@ -301,6 +303,8 @@ async def apply_receipt(
             # is written even once the message is settled.
             status, detail = None, f"earlier copy: {status.value if status else detail}"
         outcome = await _apply(store, clock, entry, status, detail, note_settled=earlier)
+        if status in (OutboxStatus.DELIVERED, OutboxStatus.READ):
+            await store.note_ledger_delivery(entry.key, clock.now(), operator)
     log.info(
         "%s: receipt %s for outbox %s (%s): %s",
         name,

@@ -134,9 +134,17 @@ def _checked_routes(routes: Mapping[str, SmsRoute]) -> tuple[tuple[bytes, SmsRou
 # --- the message resource (sms.md §1.3, §1.4) -----------------------------------------------
 
 
+class Lookup(ProviderModel):
+    """The recipient's network as the report names it (sms.md §1.4): R9's operator share."""
+
+    mccMnc: Annotated[Text, StringConstraints(max_length=16)] | None = None
+    network: Annotated[Text, StringConstraints(max_length=64)] | None = None
+
+
 class SmsStatus(ProviderModel):
     value: Annotated[Text, StringConstraints(min_length=1, max_length=64)]
     detail: Text | None = None
+    lookup: Lookup | None = None
 
 
 class Recipient(ProviderModel):
@@ -209,6 +217,7 @@ class _SmsmodeCallbacks:
             detail=detail_text(detail),
             bot_id=route.bot_id,
             name=NAME,
+            operator=_operator(status.lookup),
         )
         return ok(outcome.value)
 
@@ -266,3 +275,9 @@ def _content(body: Body) -> Inbound:
             url=body.fileUrl, content_type=body.contentType or "", name=body.filename or ""
         )
     raise bad_request("body.type is none of TEXT, SUGGESTION, LOCATION, FILE")
+
+
+def _operator(lookup: Lookup | None) -> str | None:
+    if lookup is None:
+        return None
+    return lookup.network or lookup.mccMnc

@@ -1,5 +1,5 @@
-"""Stores opened over data an earlier version of the code wrote: a SQLite file of schema
-version 1, MongoDB outbox documents from before the fallback router."""
+"""Stores opened over data an earlier version of the code wrote: SQLite files of schema
+versions 1 and 2, MongoDB outbox documents from before the fallback router."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from uuid import uuid4
 import pytest
 from pymongo import AsyncMongoClient
 
-from store.records import OutboxEntry, OutboxStatus
+from store.billing_records import BillingState
+from store.records import AgentRecord, AgentState, OutboxEntry, OutboxStatus
 from store.sqlite import SqliteStore
 from store.sqlite_schema import SCHEMA_VERSION, to_us
 from tests.store import LEASE, T0, sec
@@ -57,6 +58,24 @@ V1_TABLES = (
         key TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, direction TEXT NOT NULL,
         body TEXT NOT NULL, at INTEGER NOT NULL)""",
     "CREATE INDEX history_conversation ON history (conversation_id, at)",
+)
+# What version 2 changed, applied to the tables of version 1 (as `UPGRADES[1]` does).
+V2_CHANGES = (
+    "ALTER TABLE outbox ADD COLUMN route TEXT",
+    "ALTER TABLE outbox ADD COLUMN deadline_at INTEGER",
+    "ALTER TABLE outbox ADD COLUMN provider_ids TEXT NOT NULL DEFAULT '[]'",
+    """CREATE TABLE outbox_providers (
+        provider_id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (provider_id, key))
+        WITHOUT ROWID""",
+    "DROP INDEX outbox_provider",
+    """CREATE INDEX outbox_waiting ON outbox (key, status, due_at, lease_until, conversation_id)
+        WHERE status IN ('queued', 'revoked', 'sending')""",
+    """CREATE INDEX outbox_conversation_waiting ON outbox (conversation_id, key, status)
+        WHERE status IN ('queued', 'revoked', 'sending')""",
+    "CREATE INDEX outbox_deadline ON outbox (deadline_at) WHERE deadline_at IS NOT NULL",
+    """CREATE TABLE agents (
+        agent_id TEXT PRIMARY KEY, state TEXT NOT NULL, last_sent_at INTEGER,
+        reactivated_at INTEGER, updated_at INTEGER NOT NULL) WITHOUT ROWID""",
 )
 SENT_LINE = {"at": sec(1).isoformat(), "status": "sent", "detail": None}
 SENT = OutboxEntry(
@@ -125,9 +144,70 @@ async def test_a_version_1_sqlite_file_is_migrated_on_open(tmp_path: Path) -> No
         assert await again.find_outbound_by_provider_id("sms-1") == found
     db = sqlite3.connect(path)
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
         assert "outbox_provider" not in indexes
+    finally:
+        db.close()
+    assert _layout(path) == await _fresh_layout(tmp_path)
+
+
+def _write_v2(path: Path, agent: AgentRecord) -> None:
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statement in (*V1_TABLES, *V2_CHANGES):
+            db.execute(statement)
+        a = agent
+        db.execute(
+            "INSERT INTO agents VALUES (?, ?, NULL, NULL, ?)",
+            (a.agent_id, a.state.value, to_us(a.updated_at)),
+        )
+        db.execute("PRAGMA user_version = 2")
+    finally:
+        db.close()
+
+
+def _layout(path: Path) -> dict[str, object]:
+    """A file's tables with their columns, and its indexes with their columns and condition:
+    what code reads, whichever statements made it."""
+    db = sqlite3.connect(path)
+    try:
+        layout: dict[str, object] = {}
+        for kind, name, sql in db.execute("SELECT type, name, sql FROM sqlite_master"):
+            if kind == "table":
+                columns = db.execute(f"PRAGMA table_info({name})").fetchall()
+                layout[name] = sorted((c[1], c[2], c[3], c[4], c[5]) for c in columns)
+            elif kind == "index":
+                where = None if sql is None else " ".join(sql.split()).partition(" WHERE ")[2]
+                keys = [c[2] for c in db.execute(f"PRAGMA index_info({name})")]
+                layout[name] = (keys, where)
+        return layout
+    finally:
+        db.close()
+
+
+async def _fresh_layout(tmp_path: Path) -> dict[str, object]:
+    fresh = tmp_path / "fresh.db"
+    async with SqliteStore(fresh):
+        pass
+    return _layout(fresh)
+
+
+async def test_a_version_2_sqlite_file_gains_the_billing_tables_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "v2.db"
+    agent = AgentRecord("causette-demo-agent", AgentState.LAUNCHED, None, None, T0)
+    _write_v2(path, agent)
+    async with SqliteStore(path) as store:
+        assert await store.get_agent(agent.agent_id) == agent
+        first = BillingState("rcs:agent:+33612345678", {"due": sec(5).isoformat()}, 1)
+        assert await store.commit_billing(first, [])
+        assert await store.billing_states_due("rcs:", sec(6)) == [first]
+    assert _layout(path) == await _fresh_layout(tmp_path)
+    async with SqliteStore(path) as again:  # opening a version 3 file changes nothing
+        assert await again.get_billing_state(first.key) == first
+    db = sqlite3.connect(path)
+    try:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     finally:
         db.close()
 
