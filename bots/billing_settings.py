@@ -10,6 +10,7 @@ billing:
   long_mt_in_session_billed: true
   rcs_basic_measure: bytes  # R21's 160: bytes (Google's reports) or characters
   count_at: {rcs_basic: delivered, rcs_single: delivered}  # else submitted (R7)
+  prepaid: false          # true: sends wait when the prepaid credits are spent (R8)
 ```
 Every price left out keeps its list price (`sessions.policy.DEFAULT_PRICES`).
 """
@@ -37,6 +38,9 @@ class BillingSettings(ConfigModel):
     long_mt_in_session_billed: bool = True
     rcs_basic_measure: Literal["bytes", "characters"] = "bytes"
     count_at: dict[BillingClass, Moment] = Field(default_factory=lambda: dict(DEFAULT_COUNT_AT))
+    prepaid: bool = False
+    """Prepaid credits (R8): when their balance is spent, messages wait (`causette billing
+    credits add`)."""
 
     @field_validator("prices")
     @classmethod

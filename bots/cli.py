@@ -14,8 +14,11 @@ import click
 from rich.console import Console
 
 from bots.chat import ChatOptions, run_chat
+from bots.cli_billing import billing
 from bots.cli_messages import messages
 from bots.cli_runtime import demo, flows, serve
+from bots.cost import billing_policy, estimate_files
+from bots.cost_report import cost_console, print_costs
 from flows.graph import to_dot, to_mermaid
 from flows.problems import FlowError, Problem, Severity
 from flows.testing import CaseResult, FileResult, find_test_files, run_test_file
@@ -46,23 +49,49 @@ main.add_command(serve)
 main.add_command(demo)
 main.add_command(flows)
 main.add_command(messages)
+main.add_command(billing)
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print problems as JSON.")
-def validate(paths: tuple[Path, ...], strict: bool, as_json: bool) -> None:
+@click.option(
+    "--cost",
+    is_flag=True,
+    help="Also estimate what each flow's typical paths cost on RCS and SMS (Time2Chat).",
+)
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --cost: the bots.yaml whose `billing:` prices to use (default: list prices).",
+)
+def validate(
+    paths: tuple[Path, ...], strict: bool, as_json: bool, cost: bool, config: Path | None
+) -> None:
     """Check flow files (or folders of them) and report every problem as path:line:column."""
     files = _flow_files(paths)
     problems = [problem for path in files for problem in check_file(path)]
     errors = sum(p.severity is Severity.ERROR for p in problems)
     warnings = len(problems) - errors
+    costs = None
+    if cost:
+        try:
+            policy = billing_policy(config)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--config") from None
+        costs = estimate_files(files, policy)
     if as_json:
-        click.echo(json.dumps([_problem_json(p) for p in problems], ensure_ascii=False, indent=2))
+        listed = [_problem_json(p) for p in problems]
+        output: Any = listed
+        if costs is not None:  # the problems as before, under a key, next to the estimates
+            output = {"problems": listed, "cost": [c.json() for c in costs]}
+        click.echo(json.dumps(output, ensure_ascii=False, indent=2))
     else:
         for problem in problems:
             click.echo(str(problem))
+        if costs is not None:
+            print_costs(costs, cost_console())
         click.echo(f"{len(files)} flow file(s): {errors} error(s), {warnings} warning(s)", err=True)
     failed = errors or (strict and warnings)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)

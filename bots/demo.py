@@ -33,6 +33,7 @@ from bots.config import (
     T2cSettings,
     load_settings,
 )
+from bots.demo_billing import add_billing_panel
 from bots.dispatch_settings import RcsSettings
 from bots.http import AiohttpCaller
 from bots.metrics import Metrics
@@ -162,6 +163,9 @@ async def build_demo(
     app = create_app(runtime, metrics)
     add_webhooks(app, settings, environ, runtime)
     add_simulator(app, phonebook)
+    if runtime.billing is not None:
+        numbers = tuple(number for number, _, _ in PHONES)
+        add_billing_panel(app, runtime.store, runtime.billing, runtime.clock, numbers)
     app.add_subapp("/rbm", rbm.app())
     app.add_subapp("/smsmode", sms.app())
 

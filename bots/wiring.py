@@ -20,6 +20,7 @@ from agents.smsmode import SmsmodeClient
 from bots.config import BotSettings, Settings
 from bots.runtime import Runtime
 from fallback.channels import BotChannels
+from fallback.credit_gate import CreditGate
 from fallback.policy import RcsPolicy
 from fallback.router import Router
 from flows.validation import load_flow
@@ -102,6 +103,7 @@ def build_router(
         policy=settings.dispatch.policy(),
         rng=rng,
         billing=billing,
+        credits=CreditGate(store, settings.billing.policy()) if settings.billing.prepaid else None,
     )
 
 

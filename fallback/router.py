@@ -41,6 +41,8 @@ from fallback.billed import rcs_mt, sms_mt
 from fallback.breaker import Breakers
 from fallback.capabilities import CapabilityCache
 from fallback.channels import BotChannels
+from fallback.credit_gate import WAIT as CREDIT_WAIT
+from fallback.credit_gate import CreditGate
 from fallback.policy import DispatchPolicy
 from messaging.channel import Channel
 from messaging.clock import Clock
@@ -82,6 +84,7 @@ class Router:
         policy: DispatchPolicy | None = None,
         rng: random.Random | None = None,
         billing: Billing | None = None,
+        credits: CreditGate | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -96,6 +99,7 @@ class Router:
         )
         self.agents = AgentStatuses(store, self.policy.agent_status_ttl)
         self.billing = billing
+        self.credits = credits
 
     async def handle(self, entry: OutboxEntry) -> None:
         """Act on an entry claimed by this dispatcher (`sending`, under its lease)."""
@@ -105,6 +109,13 @@ class Router:
             return
         if entry.deadline_at is not None and entry.route == Channel.RCS and bot.rbm is not None:
             await self._deadline(entry, bot, bot.rbm)
+        elif self.credits is not None and await self.credits.spent(self.clock.now()):
+            await self._mark(
+                entry,
+                OutboxStatus.QUEUED,
+                due_at=self.clock.now() + CREDIT_WAIT,
+                detail="prepaid credits spent (R8): waiting for a purchase",
+            )
         elif entry.route in (Channel.SMS, Channel.T2C):
             await self._send_sms(entry, bot, None)
         elif entry.route == Channel.RCS and bot.rbm is not None:
@@ -332,8 +343,8 @@ class Router:
         try:
             await self.billing.on_mt(mt)
         except Exception:
-            # The message left: a billing failure must not send it again. Logged loudly, to
-            # be replayed from the outbox (`causette billing` reads what was sent).
+            # The message left: a billing failure must not send it again. Logged loudly: the
+            # ledger misses this message.
             log.exception("outbox %s: sent, but its ledger entry was not written", mt.key)
 
     def _count(self, rbm: RbmClient, error: ProviderError) -> None:

@@ -219,6 +219,14 @@
     }
     form.append(send);
 
+    // What the business pays for this phone (the demo's ledger); hidden where none is served.
+    const billing = el("p", {
+      className: "billing",
+      "data-testid": "billing",
+      role: "status",
+      "aria-live": "polite",
+      hidden: true,
+    });
     const frame = el(
       "section",
       {
@@ -229,6 +237,7 @@
         "aria-label": `Téléphone ${data.national} (${rcs ? "RCS" : "SMS"})`,
       },
       header,
+      billing,
       el("div", { className: "screen" }, thread, chips, notice, form),
     );
 
@@ -237,6 +246,7 @@
       national: data.national,
       rcs,
       frame,
+      billing,
       thread,
       empty,
       chips,
@@ -693,6 +703,7 @@
         }
         noPhones.hidden = list.length > 0;
         document.body.dataset.ready = "true";
+        refreshBillingSoon();
       } catch (error) {
         setConnection("error", `Chargement impossible (${error.message}).`);
       } finally {
@@ -704,6 +715,47 @@
       }
     })();
     return reloading;
+  }
+
+  let billingServed = true;
+  let billingTimer = null;
+
+  // The ledger moves after the message (its receipt, the person's reply): read it a moment
+  // after each change rather than at once, and at most once per burst.
+  function refreshBillingSoon() {
+    if (!billingServed || billingTimer) return;
+    billingTimer = setTimeout(() => {
+      billingTimer = null;
+      refreshBilling();
+    }, 400);
+  }
+
+  async function refreshBilling() {
+    try {
+      const response = await fetch("api/billing", { cache: "no-store" });
+      if (response.status === 404) {
+        billingServed = false;
+        return;
+      }
+      if (!response.ok) return;
+      const payload = await response.json();
+      for (const [number, info] of Object.entries(payload.phones || {})) {
+        const view = phones.get(number);
+        if (view) showBilling(view, info);
+      }
+    } catch (_) {
+      // Billing is a side panel: the conversation goes on without it.
+    }
+  }
+
+  function showBilling(view, info) {
+    const parts = [];
+    for (const session of info.sessions || []) {
+      parts.push(`Session ${str(session.label)} ouverte jusqu’à ${formatTime(session.until)}`);
+    }
+    parts.push(`Coût : ${str(info.cost)} ${str(info.currency)}`);
+    view.billing.textContent = parts.join(" · ");
+    view.billing.hidden = false;
   }
 
   function setConnection(state, text) {
@@ -736,6 +788,7 @@
       const view = phones.get(message.phone);
       if (view) upsertMessage(view, message);
       else reload(); // a phone added after the page loaded
+      refreshBillingSoon();
     });
   }
 
