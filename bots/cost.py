@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from bots.billing_settings import BillingSettings
 from bots.cost_inputs import RECIPIENT
 from bots.cost_paths import MAX_TURNS, TURN_BUDGET, Exploration, Path, Said, endings, explore
+from fallback.billed import rcs_mt
 from flows.compiler import CompiledFlow
 from flows.loader import load_yaml
 from flows.problems import FlowError
@@ -316,27 +317,12 @@ def _bill(
 
 
 def _rcs_mt(flow: CompiledFlow, key: str, said: Said) -> Mt:
-    """As `fallback.billed.rcs_mt` sees a message: rich when it has suggestions, media or a
-    card, or goes as several RBM messages; else measured by its text (R21)."""
+    """As the router bills a message (`fallback.billed.rcs_mt`)."""
     try:
-        bodies = [part["contentMessage"] for part in render_rbm_messages(said.message.content)]
+        parts = render_rbm_messages(said.message.content)
     except ValueError:  # over an RBM limit once rendered: count it as rich
-        bodies = [{"text": said.message.text, "oversized": True}]
-    text = "".join(str(body.get("text", "")) for body in bodies)
-    rich = len(bodies) > 1 or any(set(body) != {"text"} for body in bodies)
-    at = said.message.at
-    return Mt(
-        key,
-        flow.id,
-        RECIPIENT,
-        at,
-        "rcs",
-        AGENT,
-        "rcs_agent",
-        rich=rich,
-        text_bytes=len(text.encode("utf-8")),
-        text_characters=len(text),
-    )
+        parts = [{"contentMessage": {"text": said.message.text, "oversized": True}}]
+    return rcs_mt(key, flow.id, RECIPIENT, said.message.at, AGENT, parts)
 
 
 def _sms_mt(flow: CompiledFlow, key: str, said: Said) -> Mt:

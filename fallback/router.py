@@ -37,7 +37,7 @@ from agents.rbm import RbmClient
 from agents.smsmode import SmsmodeClient
 from compliance.validity import remaining
 from fallback.agent_status import AgentStatuses
-from fallback.billed import rcs_mt, sms_mt
+from fallback.billed import bill, rcs_mt, sms_mt
 from fallback.breaker import Breakers
 from fallback.capabilities import CapabilityCache
 from fallback.channels import BotChannels
@@ -231,7 +231,7 @@ class Router:
                 detail="accepted by RBM",
                 deadline_at=now + bot.rcs.fallback_after,
             )
-            await self._bill(rcs_mt(entry, rbm.agent_id, parts, now))
+            await self._bill(rcs_mt(entry.key, entry.bot_id, entry.phone, now, rbm.agent_id, parts))
 
     async def _deadline(self, entry: OutboxEntry, bot: BotChannels, rbm: RbmClient) -> None:
         """No DELIVERED within `fallback_after`: revoke. 200 means it will never be delivered:
@@ -338,14 +338,8 @@ class Router:
         )
 
     async def _bill(self, mt: Mt) -> None:
-        if self.billing is None:
-            return
-        try:
-            await self.billing.on_mt(mt)
-        except Exception:
-            # The message left: a billing failure must not send it again. Logged loudly: the
-            # ledger misses this message.
-            log.exception("outbox %s: sent, but its ledger entry was not written", mt.key)
+        if self.billing is not None:
+            await bill(self.billing, self.store, mt)
 
     def _count(self, rbm: RbmClient, error: ProviderError) -> None:
         """What an RBM failure says of RBM's health: 429 nothing, 5xx and timeouts a failure."""

@@ -35,6 +35,9 @@ class Mt:
     """RCS: characters of its text (the other reading of R21's 160)."""
     fallback: bool = False
     """An RCS message sent by SMS instead: billed as SMS (never a T2C MT)."""
+    parts: int = 1
+    """RCS: the agent messages the content went as (a media with a text is two, rbm.md
+    §1.2), each billed by Google; the ledger bills them as one entry of that quantity."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,7 +140,7 @@ def _class_rule(mt: Mt, policy: BillingPolicy) -> str:
 
 
 def _single(mt: Mt, policy: BillingPolicy, rule: str) -> LedgerEntry:
-    return mt_entry(mt, rcs_class(mt, policy), rule, policy)
+    return mt_entry(mt, rcs_class(mt, policy), rule, policy, quantity=mt.parts)
 
 
 def _settle(
@@ -152,7 +152,7 @@ def _settle(
         if now - mt.at >= DAY:
             billing_class = current.pending_class[mt.key]
             rule = f"R22: no reply within 24 h, billed individually as {billing_class.value} (R21)"
-            entries.append(mt_entry(mt, billing_class, rule, policy))
+            entries.append(mt_entry(mt, billing_class, rule, policy, quantity=mt.parts))
         else:
             kept.append(mt)
     classes = {mt.key: current.pending_class[mt.key] for mt in kept}
@@ -252,6 +252,7 @@ def _load(state: dict[str, Any] | None) -> _State:
             "rcs",
             str(item["sender"]),
             str(item.get("sender_type", "rcs_agent")),
+            parts=int(item.get("parts", 1)),
         )
         for item in data.get("pending", ())
     )
@@ -272,6 +273,7 @@ def _dump(state: dict[str, Any] | None, current: _State) -> dict[str, Any]:
             "sender": mt.sender,
             "sender_type": mt.sender_type,
             "recipient": mt.recipient,
+            "parts": mt.parts,
         }
         for mt in current.pending
     ]
