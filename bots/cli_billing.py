@@ -202,9 +202,8 @@ def add_credit(
     if not added:
         click.echo(f"a purchase {purchase.id!r} is already recorded", err=True)
         sys.exit(EXIT_FAILED)
-    click.echo(
-        f"{purchase.id}: {money(value)} {purchase.currency}, until {purchase.expires_at:%Y-%m-%d}"
-    )
+    until = purchase.expires_at.astimezone(policy.timezone).date().isoformat()
+    click.echo(f"{purchase.id}: {money(value)} {purchase.currency}, valid until {until}")
 
 
 async def _add_credit(store_url: str, purchase: CreditPurchase) -> bool:
@@ -253,8 +252,8 @@ def show_credits(config_path: Path, as_json: bool) -> None:
     for line in lines:
         table.add_row(
             line["id"],
-            line["purchased_at"][:10],
-            line["expires_at"][:10],
+            _local_date(line["purchased_at"], policy),
+            _local_date(line["expires_at"], policy),
             line["amount"],
             line["spent"],
             line["available"],
@@ -266,3 +265,7 @@ def show_credits(config_path: Path, as_json: bool) -> None:
         f"balance {summary['balance']} {allocation.currency}; "
         f"not covered by credits {summary['unpaid']}; expired unused {summary['lost']}"
     )
+
+
+def _local_date(instant: str, policy: BillingPolicy) -> str:
+    return datetime.fromisoformat(instant).astimezone(policy.timezone).date().isoformat()
