@@ -11,24 +11,15 @@ most once per `record_every`: six months of inactivity do not need a write per m
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from messaging.clock import add_months
 from store.base import Store
 from store.records import AgentRecord, AgentState
 
 INACTIVE_AFTER_MONTHS = 6
 """R19."""
-
-
-def add_months(instant: datetime, months: int) -> datetime:
-    """The same wall time `months` calendar months later (or earlier, when negative), the day
-    kept within the month (31 August + 6 months = 28 or 29 February)."""
-    index = instant.year * 12 + instant.month - 1 + months
-    year, month = divmod(index, 12)
-    day = min(instant.day, calendar.monthrange(year, month + 1)[1])
-    return instant.replace(year=year, month=month + 1, day=day)
 
 
 def unusable_reason(record: AgentRecord | None, now: datetime) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -41,3 +42,13 @@ class FakeClock:
         if instant < self._now:
             raise ValueError("a clock does not go backwards")
         self._now = instant.astimezone(UTC)
+
+
+def add_months(at: datetime, months: int) -> datetime:
+    """`at` moved by calendar months (earlier when negative), the day clamped to the month's
+    last (31 January + 1 month = 28 or 29 February), the wall time and zone kept: "six months
+    without a message" (R19), "valid twelve months" (R8)."""
+    index = at.year * 12 + at.month - 1 + months
+    year, month = divmod(index, 12)
+    day = min(at.day, calendar.monthrange(year, month + 1)[1])
+    return at.replace(year=year, month=month + 1, day=day)

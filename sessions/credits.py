@@ -10,27 +10,18 @@ unpaid (the subscribed client's monthly bill, R8, or a top-up to ask for).
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from messaging.clock import add_months
 from sessions.entries import aware, counted_at, in_utc
 from sessions.policy import BillingPolicy
 from store.billing_records import CreditPurchase, LedgerEntry
 
 VALIDITY_MONTHS = 12
 """R8: credits are valid 12 months from purchase."""
-
-
-def add_months(at: datetime, months: int) -> datetime:
-    """`at` moved by calendar months, the day clamped to the month's last (31 Jan + 1 = 28/29
-    Feb), the wall time and zone kept."""
-    index = at.month - 1 + months
-    year, month = at.year + index // 12, index % 12 + 1
-    day = min(at.day, calendar.monthrange(year, month)[1])
-    return at.replace(year=year, month=month, day=day)
 
 
 def expiry(purchased_at: datetime) -> datetime:

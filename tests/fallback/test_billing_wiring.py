@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fallback.billed import rcs_mt
 from fallback.credit_gate import CreditGate
+from sandbox.phonebook import Network
 from sessions.billing import Billing, BotBilling
 from sessions.credits import expiry
 from sessions.policy import BillingPolicy
@@ -60,3 +61,22 @@ async def test_spent_prepaid_credits_hold_messages_until_a_purchase(tmp_path: Pa
         assert line.texts(RCS_PHONE) == [("rcs", "Bonjour")]
         # The agent's monthly fee (15 EUR) and the message are debited: 20 was enough.
         assert not await line.router.credits.spent(line.clock.now())
+
+
+async def test_time2chat_towards_a_belgian_mobile_goes_as_plain_sms(tmp_path: Path) -> None:
+    """R10: Time2Chat reaches only the four French operators; the choice is recorded."""
+    belgian = "+32470123456"
+    phones = ((belgian, Network.SMS),)
+    async with open_line(tmp_path, phones=phones) as line:
+        line.router.billing = Billing(line.store, BillingPolicy(), {BOT: BotBilling(AGENT, NUMBER)})
+        (key,) = await line.queue(belgian, "Bonjour", channel="t2c")
+        await line.settle()
+        entry = await line.entry(key)
+        assert entry.route == "sms"
+        assert "Time2Chat only towards French mobiles (R10)" in entry.history[1]["detail"]
+        (billed,) = [e for e in await line.store.ledger() if e.message_key == key]
+        assert (billed.billing_class, billed.country, billed.sender_type) == (
+            "sms_mt",
+            "BE",
+            "default",
+        )

@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from compliance.validity import VALIDITY, is_expired, remaining, valid_until
-from fallback.agent_status import add_months, unusable_reason
+from fallback.agent_status import unusable_reason
 from fallback.breaker import Breaker, BreakerState
 from fallback.capabilities import CapabilityCache
 from fallback.policy import BreakerPolicy, RetryPolicy
+from messaging.clock import add_months
 from store.records import AgentRecord, AgentState
 
 T0 = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)

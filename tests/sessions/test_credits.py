@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from sessions.credits import add_months, allocate, balance, expiry
+from messaging.clock import add_months
+from sessions.credits import allocate, balance, expiry
 from sessions.policy import BillingPolicy
 from store.billing_records import CreditPurchase
 from tests.sessions.factories import ledger_entry, paris, utc
