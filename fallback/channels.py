@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from aiolimiter import AsyncLimiter
-from sessions.sms import t2c_allowed
 
 from agents.rbm import RbmClient
 from agents.smsmode import t2c_sender
 from fallback.policy import RcsPolicy
 from messaging.channel import Channel
 from messaging.renderers.rbm import TrafficType
+from sessions.sms import t2c_allowed
 
 
 @dataclass(frozen=True, slots=True)
