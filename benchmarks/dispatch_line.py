@@ -138,6 +138,7 @@ class TimedStore(SqliteStore):
         due_at: datetime | None = None,
         deadline_at: datetime | None = None,
         owner: str | None = None,
+        valid_from: datetime | None = None,
     ) -> None:
         start = time.perf_counter_ns()
         try:
@@ -151,6 +152,7 @@ class TimedStore(SqliteStore):
                 due_at=due_at,
                 deadline_at=deadline_at,
                 owner=owner,
+                valid_from=valid_from,
             )
         finally:
             self._add(f"mark_outbound ({'receipts' if owner is None else 'router'})", start)

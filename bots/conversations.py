@@ -77,12 +77,14 @@ def turn_write(
     """Everything a handled entry changes. Keys derive from the entry's `seq`, so a replay of
     the same entry writes the same keys and the store keeps the first."""
     contents: list[Content] = [content for result in results for content in result.messages]
+    send_at = entry.event.get("send_at") if entry.event.get("kind") == "start" else None
+    due = max(now, datetime.fromisoformat(send_at)) if send_at else now
     outbound = [
         NewOutbound(
             key=outbox_key(entry.seq, index),
             content=content.model_dump(mode="json", exclude_unset=True),
             channel=after.channel,
-            due_at=now,
+            due_at=due,
         )
         for index, content in enumerate(contents)
     ]

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +21,7 @@ from bots.flow_versions import FlowVersions
 from bots.outbox import LoggingSender, Sender, SenderHandler
 from bots.timers import TimerFirer
 from bots.worker import BotProfile, Worker
+from compliance.recipients import Invalid, dedupe
 from fallback.dispatcher import Dispatcher, Handler
 from flows.conversation import HttpCaller
 from messaging.clock import Clock
@@ -34,6 +35,15 @@ from store.records import InboxEntry, InboxSource, NewInbound
 log = logging.getLogger(__name__)
 
 BILLING_SETTLE_PERIOD = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class StartReport:
+    """What a bulk start did: conversations started, duplicates merged (R5), refused inputs."""
+
+    started: int
+    merged: int
+    invalid: tuple[Invalid, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +139,32 @@ class Runtime:
         """Ask for a conversation to start; the same `key` twice starts it once."""
         event = start_event(dict(contact or {}), dict(variables or {}), channel or "")
         return await self._append(InboxSource.START, key, bot_id, phone, event)
+
+    async def start_many(
+        self,
+        bot_id: str,
+        recipients: Iterable[str],
+        *,
+        key: str,
+        variables: Mapping[str, Any] | None = None,
+        channel: str | None = None,
+        per_minute: float | None = None,
+    ) -> StartReport:
+        """Start one conversation per recipient (a bulk send, a campaign): numbers are read as
+        E.164 first and duplicates merged (R5: one message per recipient per send); `key`
+        names the send, so running it again starts nobody twice. With `per_minute`, the
+        first messages leave at that pace from now."""
+        unique = dedupe(recipients)
+        started = 0
+        now = self.clock.now()
+        for index, phone in enumerate(unique.phones):
+            send_at = None
+            if per_minute:
+                send_at = now + timedelta(minutes=index / per_minute)
+            event = start_event({}, dict(variables or {}), channel or "", send_at)
+            _, new = await self._append(InboxSource.START, f"{key}:{phone}", bot_id, phone, event)
+            started += new
+        return StartReport(started, unique.merged, tuple(unique.invalid))
 
     async def receive(
         self, bot_id: str, phone: str, message: Inbound, *, source: InboxSource, provider_id: str

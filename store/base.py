@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Self
 
 from store.billing_records import BillingState, CreditPurchase, LedgerEntry
+from store.compliance_records import Archived, OptOut, RedListed
 from store.records import (
     LIVE_STATUSES,
     AgentRecord,
@@ -223,6 +224,7 @@ class Store(ABC):
         due_at: datetime | None = None,
         deadline_at: datetime | None = None,
         owner: str | None = None,
+        valid_from: datetime | None = None,
     ) -> None:
         """Record a status change as one write, and append it to the history as
         `{"at": iso, "status": ..., "detail": ... or None, "channel": route or None}` (the
@@ -238,7 +240,8 @@ class Store(ABC):
         - `owner` given (the dispatcher's fencing): the write applies only while the entry is
           `sending` under a lease of that owner (expired or not, as long as nobody else took
           it over); otherwise `LeaseLost` and nothing is written. Without it (receipts from
-          webhooks) the write is unconditional.
+          webhooks) the write is unconditional;
+        - `valid_from` given: becomes the entry's `valid_from` (a quiet-hours hold).
         """
 
     @abstractmethod
@@ -325,6 +328,57 @@ class Store(ABC):
     @abstractmethod
     async def credits(self) -> list[CreditPurchase]:
         """Every purchase, oldest first."""
+
+    # --- compliance (compliance/ decides, the store keeps) ----------------------------------
+
+    @abstractmethod
+    async def get_opt_out(self, business: str, phone: str) -> OptOut | None:
+        """The person's opt-out record with this business, if any was written."""
+
+    @abstractmethod
+    async def set_opt_out(self, record: OptOut) -> None:
+        """Write (replace) the record of `(record.business, record.phone)`."""
+
+    @abstractmethod
+    async def red_list_add(self, entry: RedListed) -> bool:
+        """Put a number on a business's red list; False when it already was (kept as it was)."""
+
+    @abstractmethod
+    async def red_list_remove(self, business: str, phone: str) -> bool:
+        """Take a number off; False when it was not on the list."""
+
+    @abstractmethod
+    async def red_listed(self, business: str, phone: str) -> bool: ...
+
+    @abstractmethod
+    async def red_list(self, business: str) -> list[RedListed]:
+        """A business's red list, oldest first."""
+
+    @abstractmethod
+    async def archive_before(self, before: datetime, limit: int = 1000) -> int:
+        """Move message history older than `before` out of the active store (R32): history
+        lines, inbox entries already handled, and outbox entries in a final status, each as
+        one `Archived` record, in one unit per batch; returns how many records moved (at most
+        `limit`; call again until 0). Records of live conversations move too: their age, not
+        their conversation's, counts."""
+
+    @abstractmethod
+    async def purge_archive_before(self, before: datetime, limit: int = 1000) -> int:
+        """Delete archived records older than `before` for good (R32); how many (at most
+        `limit`)."""
+
+    @abstractmethod
+    async def archived(self, phone: str) -> list[Archived]:
+        """A person's archived records, oldest first (for access requests, R34)."""
+
+    @abstractmethod
+    async def erase_phone(self, phone: str, hashed: str) -> dict[str, int]:
+        """Remove everything the store holds about the E.164 number `phone` (R34): its
+        conversations (with their history and timers), inbox and outbox entries (with their
+        provider ids), leases, billing tracker states, archived records, red-list entries; in
+        the opt-out records and the ledger the number is replaced by `hashed` (the ledger keeps
+        its amounts, the opt-out keeps the person opted out). Returns how many records each
+        table or collection lost or changed, by name. One unit where the backend allows."""
 
     # --- history ---------------------------------------------------------------------------
 

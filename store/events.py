@@ -7,6 +7,7 @@ events without importing the runtime.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -16,9 +17,18 @@ from messaging.inbound import Inbound
 INBOUND: TypeAdapter[Inbound] = TypeAdapter(Inbound)
 
 
-def start_event(contact: dict[str, Any], variables: dict[str, Any], channel: str) -> dict[str, Any]:
-    """Start a conversation (from code, a campaign, the admin API)."""
-    return {"kind": "start", "contact": contact, "vars": variables, "channel": channel}
+def start_event(
+    contact: dict[str, Any],
+    variables: dict[str, Any],
+    channel: str,
+    send_at: datetime | None = None,
+) -> dict[str, Any]:
+    """Start a conversation (from code, a campaign, the admin API); its first messages leave
+    no sooner than `send_at` when given (a campaign's pace)."""
+    event = {"kind": "start", "contact": contact, "vars": variables, "channel": channel}
+    if send_at is not None:
+        event["send_at"] = send_at.isoformat()
+    return event
 
 
 def inbound_event(message: Inbound, channel: str = "") -> dict[str, Any]:

@@ -32,6 +32,7 @@ from pymongo.errors import DuplicateKeyError
 from store.base import LeaseLost, Store, StoreError, VersionConflict
 from store.mongodb_agents import MongoAgents
 from store.mongodb_billing import MongoBilling
+from store.mongodb_compliance import MongoCompliance
 from store.mongodb_documents import (
     SEQ_COUNTER,
     Doc,
@@ -74,10 +75,10 @@ _ATTEMPTS = 100
 progress, so reaching this means a storm, not a loop."""
 
 
-class MongoStore(MongoOutbox, MongoAgents, MongoBilling, Store):
+class MongoStore(MongoOutbox, MongoAgents, MongoBilling, MongoCompliance, Store):
     """MongoDB: a replica set (or mongos) for transactions; a standalone server works too.
-    The outbox, the agents and billing are in `store/mongodb_outbox.py`,
-    `store/mongodb_agents.py` and `store/mongodb_billing.py`.
+    The outbox, the agents, billing and compliance are in `store/mongodb_outbox.py`,
+    `store/mongodb_agents.py`, `store/mongodb_billing.py` and `store/mongodb_compliance.py`.
 
     Which database: `database` when it differs from the default `causette`; otherwise the one
     the URI names (`mongodb://host/dbname`), else `causette`. (So `database="causette"`

@@ -64,6 +64,9 @@ class Collections:
     billing_states: Collection
     ledger: Collection
     credits: Collection
+    opt_outs: Collection
+    red_list: Collection
+    archive: Collection
 
     @classmethod
     def of(cls, db: AsyncDatabase[Doc]) -> Collections:
@@ -74,11 +77,16 @@ INDEXES: dict[str, list[IndexModel]] = {
     "conversations": [
         index_on("bot_id", "phone", unique=True, partialFilterExpression={"live": True}),
         index_on("bot_id", "created_at"),
+        index_on("phone"),  # erasure (store/mongodb_compliance.py)
     ],
+    # Erasure finds a person's entries through (bot_id, phone, ...) over every bot, rather
+    # than through one more index on the webhook's hot path. Archiving walks the handled
+    # entries by age: an entry enters the partial index when its turn marks it done.
     "inbox": [
         index_on("source", "provider_id", unique=True),
         index_on("done", "_id"),
         index_on("bot_id", "phone", "done", "_id"),
+        index_on("received_at", partialFilterExpression={"done": True}),
     ],
     "leases": [index_on("until")],
     "outbox": [
@@ -90,9 +98,13 @@ INDEXES: dict[str, list[IndexModel]] = {
         index_on("status", "_id"),
         index_on("conversation_id", "status", "_id"),
         index_on("status", "deadline_at"),
+        # Archiving walks the entries in a final status by age (a partial index on them would
+        # need `$in` in its filter, which older servers refuse). Erasure goes by
+        # `conversation_id` through the index above.
+        index_on("status", "created_at"),
     ],
-    "timers": [index_on("due_at", "_id")],
-    "history": [index_on("conversation_id", "at", "turn", "position")],
+    "timers": [index_on("due_at", "_id"), index_on("phone")],
+    "history": [index_on("conversation_id", "at", "turn", "position"), index_on("at")],
     # `billing_states_due` walks states in due order (store/mongodb_billing.py).
     "billing_states": [index_on("due_at", "_id")],
     "ledger": [
@@ -100,8 +112,13 @@ INDEXES: dict[str, list[IndexModel]] = {
         index_on("bot_id", "at", "_id"),
         index_on("message_key"),
         index_on("session_id"),
+        index_on("recipient"),  # erasure replaces a person's number
     ],
     "credits": [index_on("purchased_at", "_id")],
+    # store/mongodb_compliance.py. No TTL index on the archive: see its module.
+    "opt_outs": [index_on("phone")],
+    "red_list": [index_on("business", "at", "_id"), index_on("phone")],
+    "archive": [index_on("at"), index_on("phone", "at", "_id")],
 }
 
 

@@ -43,6 +43,9 @@ def outbound_doc(conversation: Conversation, item: NewOutbound, now: datetime) -
         "route": None,
         "deadline_at": None,
         "provider_ids": [],
+        "traffic": item.traffic,
+        "reply": item.reply,
+        "valid_from": None,
     }
 
 
@@ -64,6 +67,9 @@ def outbox_of(doc: Doc) -> OutboxEntry:
         route=doc.get("route"),
         deadline_at=doc.get("deadline_at"),
         provider_ids=tuple(doc.get("provider_ids", ())),
+        traffic=doc.get("traffic"),
+        reply=bool(doc.get("reply", False)),
+        valid_from=doc.get("valid_from"),
     )
 
 
@@ -98,6 +104,7 @@ def _marked(
     route: str | None,
     due_at: datetime | None,
     deadline_at: datetime | None,
+    valid_from: datetime | None = None,
 ) -> list[Doc]:
     """The update of `mark_outbound`, as a pipeline: the history line names the route stored
     when no new one is given, which an update operator cannot read. Every given value is a
@@ -123,6 +130,8 @@ def _marked(
         values["route"] = _literal(route)
     if due_at is not None:
         values["due_at"] = _literal(ms(due_at))
+    if valid_from is not None:
+        values["valid_from"] = _literal(ms(valid_from))
     if status is not OutboxStatus.SENT:
         values["deadline_at"] = None
     elif deadline_at is not None:
@@ -203,6 +212,7 @@ class MongoOutbox(Connected):
         due_at: datetime | None = None,
         deadline_at: datetime | None = None,
         owner: str | None = None,
+        valid_from: datetime | None = None,
     ) -> None:
         update = _marked(
             status,
@@ -212,6 +222,7 @@ class MongoOutbox(Connected):
             route=route,
             due_at=due_at,
             deadline_at=deadline_at,
+            valid_from=valid_from,
         )
         query: Doc = {"_id": key}
         if owner is not None:

@@ -122,6 +122,7 @@ class OutboxStatus(StrEnum):
     UNDELIVERABLE = "undeliverable"
     REJECTED = "rejected"
     FAILED = "failed"  # the provider refused it, or it could not be handed over
+    BLOCKED = "blocked"  # the sending rules forbid it: red list, opt-out, consent, URL (R6, R25...)
 
     @property
     def final(self) -> bool:
@@ -137,6 +138,7 @@ _FINAL_OUTBOX = frozenset(
         OutboxStatus.UNDELIVERABLE,
         OutboxStatus.REJECTED,
         OutboxStatus.FAILED,
+        OutboxStatus.BLOCKED,
     }
 )
 
@@ -149,6 +151,11 @@ class NewOutbound:
     content: dict[str, Any]
     channel: str
     due_at: datetime
+    traffic: str | None = None
+    """`transactional` for the messages the rules require whatever the flow's traffic (the
+    opt-out confirmation, R26); None: the bot's flow decides."""
+    reply: bool = False
+    """Written in answer to the person's own message: exempt from quiet hours (sms.md §3.3)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +180,13 @@ class OutboxEntry:
     deadline_at: datetime | None = None
     """While `sent` on RCS: when the dispatcher revokes it if no DELIVERED came."""
     provider_ids: tuple[str, ...] = ()
+    traffic: str | None = None
+    """As `NewOutbound.traffic`."""
+    reply: bool = False
+    """As `NewOutbound.reply`."""
+    valid_from: datetime | None = None
+    """When its 24 h validity (R4) starts, when not when it was queued: the end of a quiet-
+    hours hold (a marketing message may not leave before; its validity does not run meanwhile)."""
     """Every provider id the message was sent under, oldest first (an RCS id, then an SMS one
     after a fallback); `provider_id` is the latest."""
 

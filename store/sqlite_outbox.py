@@ -21,7 +21,8 @@ from store.sqlite_schema import (
 )
 
 _INSERT_OUTBOX = """INSERT INTO outbox (key, conversation_id, bot_id, phone, content, channel,
-    status, due_at, created_at, history) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)
+    status, due_at, created_at, traffic, reply, history)
+    VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)
     ON CONFLICT (key) DO NOTHING"""
 # `waiting` walks the waiting entries in key order and stops after `limit` claimable ones: a
 # backlog due at once costs each claim only its own entries (where a walk by due time would
@@ -59,6 +60,7 @@ _MARK_OUTBOUND = """UPDATE outbox SET
             THEN provider_ids ELSE json_insert(provider_ids, '$[#]', :provider_id) END,
         route = COALESCE(:route, route),
         due_at = COALESCE(:due_at, due_at),
+        valid_from = COALESCE(:valid_from, valid_from),
         deadline_at = CASE :status WHEN 'sent' THEN COALESCE(:deadline_at, deadline_at) END,
         lease_owner = CASE :status WHEN 'sending' THEN lease_owner END,
         lease_until = CASE :status WHEN 'sending' THEN lease_until END,
@@ -103,6 +105,7 @@ class SqliteOutbox(Connected):
         due_at: datetime | None = None,
         deadline_at: datetime | None = None,
         owner: str | None = None,
+        valid_from: datetime | None = None,
     ) -> None:
         params = {
             "key": key,
@@ -115,6 +118,7 @@ class SqliteOutbox(Connected):
             "due_at": None if due_at is None else to_us(due_at),
             "deadline_at": None if deadline_at is None else to_us(deadline_at),
             "owner": owner,
+            "valid_from": None if valid_from is None else to_us(valid_from),
         }
         with transaction(self._conn) as db:
             if db.execute(_MARK_OUTBOUND, params).rowcount != 1:

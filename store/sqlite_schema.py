@@ -1,4 +1,5 @@
-"""The SQLite store's tables, and the conversions between its rows and the store's records.
+"""The SQLite store's shared machinery (the connection, `transaction`, creating or upgrading the
+schema of `store/sqlite_tables.py`), and the conversions between its rows and the records.
 
 Times are kept as integer microseconds since the Unix epoch (UTC): they sort and compare as
 numbers in SQL, and round-trip to timezone-aware UTC datetimes exactly. JSON columns are text
@@ -16,7 +17,6 @@ from typing import Any
 
 from store.base import StoreError
 from store.records import (
-    WAITING_OUTBOX,
     AgentRecord,
     AgentState,
     Conversation,
@@ -31,131 +31,9 @@ from store.records import (
     OutboxStatus,
     TimerRecord,
 )
-
-SCHEMA_VERSION = 3
-"""Kept in `PRAGMA user_version`; `create_schema` migrates from the number it finds there.
-Version 3 added the billing tables, which `TABLES` creates in a version 2 file as it is."""
-
-WAITING = f"status IN ({', '.join(repr(s.value) for s in sorted(WAITING_OUTBOX))})"
-"""The outbox entries still to be (re)sent, which hold back the later ones of their
-conversation: the partial indexes on them are small next to the whole outbox, and a query uses
-them only when it repeats this term."""
-
-TABLES = (
-    """CREATE TABLE IF NOT EXISTS flow_versions (
-        content_hash TEXT PRIMARY KEY, flow_id TEXT NOT NULL, source TEXT NOT NULL,
-        path TEXT NOT NULL, created_at INTEGER NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS conversations (
-        id TEXT PRIMARY KEY, bot_id TEXT NOT NULL, phone TEXT NOT NULL,
-        flow_id TEXT NOT NULL, flow_hash TEXT NOT NULL, state TEXT NOT NULL,
-        vars TEXT NOT NULL, choices TEXT NOT NULL, status TEXT NOT NULL,
-        attempts INTEGER NOT NULL, epoch INTEGER NOT NULL, contact TEXT NOT NULL,
-        channel TEXT NOT NULL, version INTEGER NOT NULL, last_inbox_seq INTEGER NOT NULL,
-        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)""",
-    # Ended conversations stay for history; only the live one must be unique.
-    """CREATE UNIQUE INDEX IF NOT EXISTS conversations_live
-        ON conversations (bot_id, phone) WHERE status != 'ended'""",
-    "CREATE INDEX IF NOT EXISTS conversations_bot ON conversations (bot_id, created_at)",
-    # AUTOINCREMENT: a seq is never reused, even after the newest entries are purged.
-    """CREATE TABLE IF NOT EXISTS inbox (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL,
-        provider_id TEXT NOT NULL, bot_id TEXT NOT NULL, phone TEXT NOT NULL,
-        event TEXT NOT NULL, received_at INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,
-        UNIQUE (source, provider_id))""",
-    # No index on (done, bot_id, phone, seq): nothing reads by it, and every turn's `done = 1`
-    # would move an entry in it (benchmarks/store.py).
-    "DROP INDEX IF EXISTS inbox_pending",
-    # `claim` walks pending entries in arrival order and stops at the first claimable one.
-    "CREATE INDEX IF NOT EXISTS inbox_pending_seq ON inbox (seq) WHERE done = 0",
-    """CREATE TABLE IF NOT EXISTS leases (
-        bot_id TEXT NOT NULL, phone TEXT NOT NULL, owner TEXT NOT NULL,
-        until INTEGER NOT NULL, PRIMARY KEY (bot_id, phone)) WITHOUT ROWID""",
-    """CREATE TABLE IF NOT EXISTS timers (
-        id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, bot_id TEXT NOT NULL,
-        phone TEXT NOT NULL, key TEXT NOT NULL, due_at INTEGER NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS timers_due ON timers (due_at, id)",
-    # `provider_ids` is a JSON array (the ids in the order sent); `outbox_providers` finds an
-    # entry by any of them.
-    """CREATE TABLE IF NOT EXISTS outbox (
-        key TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, bot_id TEXT NOT NULL,
-        phone TEXT NOT NULL, content TEXT NOT NULL, channel TEXT NOT NULL,
-        status TEXT NOT NULL, due_at INTEGER NOT NULL, created_at INTEGER NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0, provider_id TEXT, history TEXT NOT NULL,
-        lease_owner TEXT, lease_until INTEGER, route TEXT, deadline_at INTEGER,
-        provider_ids TEXT NOT NULL DEFAULT '[]')""",
-    """CREATE TABLE IF NOT EXISTS outbox_providers (
-        provider_id TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (provider_id, key))
-        WITHOUT ROWID""",
-    "DROP INDEX IF EXISTS outbox_provider",  # version 1's, replaced by outbox_providers
-    # `outbox_depth` counts statuses in it without reading the entries.
-    "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, due_at)",
-    # `claim_outbound` walks the waiting entries in key order (covering: the entries it skips,
-    # not due yet or held back, cost no table read), checks that each is its conversation's
-    # first waiting one, and looks up the RCS copies whose delivery deadline passed.
-    f"""CREATE INDEX IF NOT EXISTS outbox_waiting
-        ON outbox (key, status, due_at, lease_until, conversation_id) WHERE {WAITING}""",
-    f"""CREATE INDEX IF NOT EXISTS outbox_conversation_waiting
-        ON outbox (conversation_id, key, status) WHERE {WAITING}""",
-    """CREATE INDEX IF NOT EXISTS outbox_deadline
-        ON outbox (deadline_at) WHERE deadline_at IS NOT NULL""",
-    # `rowid` breaks ties between lines of one turn written at the same instant.
-    """CREATE TABLE IF NOT EXISTS history (
-        key TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, direction TEXT NOT NULL,
-        body TEXT NOT NULL, at INTEGER NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS history_conversation ON history (conversation_id, at)",
-    """CREATE TABLE IF NOT EXISTS agents (
-        agent_id TEXT PRIMARY KEY, state TEXT NOT NULL, last_sent_at INTEGER,
-        reactivated_at INTEGER, updated_at INTEGER NOT NULL) WITHOUT ROWID""",
-    # Billing (store/sqlite_billing.py). `due_at` is the tracker's `data["due"]` as a number,
-    # so that `billing_states_due` walks an index instead of parsing every state's JSON.
-    """CREATE TABLE IF NOT EXISTS billing_states (
-        key TEXT PRIMARY KEY, data TEXT NOT NULL, version INTEGER NOT NULL, due_at INTEGER)
-        WITHOUT ROWID""",
-    # Covering: the prefix test reads `key` from the index, so states of another prefix cost
-    # no table read.
-    """CREATE INDEX IF NOT EXISTS billing_states_due
-        ON billing_states (due_at, key) WHERE due_at IS NOT NULL""",
-    # Amounts are TEXT: a Decimal's string form round-trips exactly, trailing zeros included
-    # (a REAL or NUMERIC column would turn 0.0450 into a float).
-    """CREATE TABLE IF NOT EXISTS ledger (
-        id TEXT PRIMARY KEY, kind TEXT NOT NULL, billing_class TEXT NOT NULL,
-        bot_id TEXT NOT NULL, sender TEXT NOT NULL, sender_type TEXT NOT NULL,
-        recipient TEXT NOT NULL, channel TEXT NOT NULL, country TEXT NOT NULL,
-        quantity INTEGER NOT NULL, unit_price TEXT NOT NULL, currency TEXT NOT NULL,
-        at INTEGER NOT NULL, rule TEXT NOT NULL, message_key TEXT, session_id TEXT,
-        delivered_at INTEGER, operator TEXT)""",
-    "CREATE INDEX IF NOT EXISTS ledger_at ON ledger (at, id)",
-    "CREATE INDEX IF NOT EXISTS ledger_bot ON ledger (bot_id, at, id)",
-    # Partial: most entries have no session, and agent fees no message.
-    """CREATE INDEX IF NOT EXISTS ledger_message
-        ON ledger (message_key) WHERE message_key IS NOT NULL""",
-    """CREATE INDEX IF NOT EXISTS ledger_session
-        ON ledger (session_id) WHERE session_id IS NOT NULL""",
-    """CREATE TABLE IF NOT EXISTS credits (
-        id TEXT PRIMARY KEY, amount TEXT NOT NULL, currency TEXT NOT NULL,
-        purchased_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, note TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS credits_purchased ON credits (purchased_at, id)",
-)
-
-UPGRADES: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    # From version 1: the router's outbox columns; the provider ids of the entries already
-    # sent become their `provider_ids`, found through `outbox_providers`.
-    1: (
-        (
-            "ALTER TABLE outbox ADD COLUMN route TEXT",
-            "ALTER TABLE outbox ADD COLUMN deadline_at INTEGER",
-            "ALTER TABLE outbox ADD COLUMN provider_ids TEXT NOT NULL DEFAULT '[]'",
-            "UPDATE outbox SET provider_ids = json_array(provider_id) WHERE provider_id NOTNULL",
-        ),
-        (
-            """INSERT INTO outbox_providers SELECT provider_id, key FROM outbox
-                WHERE provider_id NOTNULL ON CONFLICT DO NOTHING""",
-        ),
-    ),
-}
-"""For each version that needs one, the statements that bring it to the next one: those run
-before `TABLES` (which may index what they add), then those run after (which may fill what
-`TABLES` creates)."""
+from store.sqlite_tables import SCHEMA_VERSION as SCHEMA_VERSION  # the parts import them here
+from store.sqlite_tables import TABLES, UPGRADES
+from store.sqlite_tables import WAITING as WAITING
 
 CONVERSATION_COLUMNS = (
     *("id", "bot_id", "phone", "flow_id", "flow_hash", "state", "vars", "choices", "status"),
@@ -254,7 +132,7 @@ def conversation_params(conversation: Conversation) -> dict[str, Any]:
 
 def outbound_params(
     conversation: Conversation, item: NewOutbound, now: datetime
-) -> tuple[str, str, str, str, str, str, int, int]:
+) -> tuple[str, str, str, str, str, str, int, int, str | None, int]:
     c = conversation
     content = dump(item.content)
     return (
@@ -266,6 +144,8 @@ def outbound_params(
         item.channel,
         to_us(item.due_at),
         to_us(now),
+        item.traffic,
+        int(item.reply),
     )
 
 
@@ -352,6 +232,9 @@ def outbox_of(row: sqlite3.Row) -> OutboxEntry:
         route=row["route"],
         deadline_at=from_us_or_none(row["deadline_at"]),
         provider_ids=tuple(json.loads(row["provider_ids"])),
+        traffic=row["traffic"],
+        reply=bool(row["reply"]),
+        valid_from=from_us_or_none(row["valid_from"]),
     )
 
 

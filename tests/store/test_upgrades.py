@@ -1,5 +1,5 @@
 """Stores opened over data an earlier version of the code wrote: SQLite files of schema
-versions 1 and 2, MongoDB outbox documents from before the fallback router."""
+versions 1, 2 and 3, MongoDB outbox documents from before the fallback router."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from store.billing_records import BillingState
+from store.compliance_records import OptOut, RedListed
 from store.records import AgentRecord, AgentState, OutboxEntry, OutboxStatus
 from store.sqlite import SqliteStore
 from store.sqlite_schema import SCHEMA_VERSION, to_us
@@ -76,6 +77,29 @@ V2_CHANGES = (
     """CREATE TABLE agents (
         agent_id TEXT PRIMARY KEY, state TEXT NOT NULL, last_sent_at INTEGER,
         reactivated_at INTEGER, updated_at INTEGER NOT NULL) WITHOUT ROWID""",
+)
+# What version 3 added: the billing tables (store/sqlite_billing.py).
+V3_CHANGES = (
+    """CREATE TABLE billing_states (
+        key TEXT PRIMARY KEY, data TEXT NOT NULL, version INTEGER NOT NULL, due_at INTEGER)
+        WITHOUT ROWID""",
+    """CREATE INDEX billing_states_due
+        ON billing_states (due_at, key) WHERE due_at IS NOT NULL""",
+    """CREATE TABLE ledger (
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL, billing_class TEXT NOT NULL,
+        bot_id TEXT NOT NULL, sender TEXT NOT NULL, sender_type TEXT NOT NULL,
+        recipient TEXT NOT NULL, channel TEXT NOT NULL, country TEXT NOT NULL,
+        quantity INTEGER NOT NULL, unit_price TEXT NOT NULL, currency TEXT NOT NULL,
+        at INTEGER NOT NULL, rule TEXT NOT NULL, message_key TEXT, session_id TEXT,
+        delivered_at INTEGER, operator TEXT)""",
+    "CREATE INDEX ledger_at ON ledger (at, id)",
+    "CREATE INDEX ledger_bot ON ledger (bot_id, at, id)",
+    "CREATE INDEX ledger_message ON ledger (message_key) WHERE message_key IS NOT NULL",
+    "CREATE INDEX ledger_session ON ledger (session_id) WHERE session_id IS NOT NULL",
+    """CREATE TABLE credits (
+        id TEXT PRIMARY KEY, amount TEXT NOT NULL, currency TEXT NOT NULL,
+        purchased_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, note TEXT NOT NULL)""",
+    "CREATE INDEX credits_purchased ON credits (purchased_at, id)",
 )
 SENT_LINE = {"at": sec(1).isoformat(), "status": "sent", "detail": None}
 SENT = OutboxEntry(
@@ -193,7 +217,7 @@ async def _fresh_layout(tmp_path: Path) -> dict[str, object]:
     return _layout(fresh)
 
 
-async def test_a_version_2_sqlite_file_gains_the_billing_tables_on_open(tmp_path: Path) -> None:
+async def test_a_version_2_sqlite_file_gains_the_later_tables_on_open(tmp_path: Path) -> None:
     path = tmp_path / "v2.db"
     agent = AgentRecord("causette-demo-agent", AgentState.LAUNCHED, None, None, T0)
     _write_v2(path, agent)
@@ -203,13 +227,80 @@ async def test_a_version_2_sqlite_file_gains_the_billing_tables_on_open(tmp_path
         assert await store.commit_billing(first, [])
         assert await store.billing_states_due("rcs:", sec(6)) == [first]
     assert _layout(path) == await _fresh_layout(tmp_path)
-    async with SqliteStore(path) as again:  # opening a version 3 file changes nothing
+    async with SqliteStore(path) as again:  # opening a current file changes nothing
         assert await again.get_billing_state(first.key) == first
+    assert _version(path) == SCHEMA_VERSION == 5
+
+
+def _version(path: Path) -> int:
     db = sqlite3.connect(path)
     try:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        version: int = db.execute("PRAGMA user_version").fetchone()[0]
+        return version
     finally:
         db.close()
+
+
+def _write_v3(path: Path) -> None:
+    """A version 3 file holding one old exchange: a handled event, its history line, a
+    delivered message (with its provider id) and what it was billed."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        for statement in (*V1_TABLES, *V2_CHANGES, *V3_CHANGES):
+            db.execute(statement)
+        phone, at = "+33612345678", to_us(T0)
+        db.execute(
+            "INSERT INTO inbox VALUES (1, 'smsmode', 'mo-1', 'bot-a', ?, '{}', ?, 1)", (phone, at)
+        )
+        db.execute("INSERT INTO history VALUES ('h-1', 'conv-1', 'in', '{}', ?)", (at,))
+        e = replace(SENT, status=OutboxStatus.DELIVERED, provider_ids=("rbm-1",), route="rcs")
+        db.execute(
+            f"INSERT INTO outbox VALUES ({', '.join('?' * 12)}, NULL, NULL, ?, NULL, ?)",
+            (
+                *(e.key, e.conversation_id, e.bot_id, e.phone, json.dumps(e.content)),
+                *(e.channel, e.status.value, to_us(e.due_at), to_us(e.created_at)),
+                *(e.attempts, e.provider_id, json.dumps(e.history), e.route),
+                json.dumps(e.provider_ids),
+            ),
+        )
+        db.execute("INSERT INTO outbox_providers VALUES ('rbm-1', ?)", (e.key,))
+        db.execute("INSERT INTO billing_states VALUES (?, '{}', 1, NULL)", (f"rcs:agent:{phone}",))
+        db.execute(
+            """INSERT INTO ledger VALUES ('message:x', 'message', 'rcs_basic', 'bot-a', 'agent',
+                'rcs_agent', ?, 'rcs', 'FR', 1, '0.0450', 'EUR', ?, 'R21', ?, NULL, NULL, NULL)""",
+            (phone, at, e.key),
+        )
+        db.execute("PRAGMA user_version = 3")
+    finally:
+        db.close()
+
+
+async def test_a_version_3_sqlite_file_gains_the_compliance_tables_on_open(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v3.db"
+    _write_v3(path)
+    phone = "+33612345678"
+    async with SqliteStore(path) as store:
+        assert await store.find_outbound_by_provider_id("rbm-1") is not None
+        # The records version 3 wrote are found by the new indexes: archived, then erased.
+        assert await store.archive_before(sec(1)) == 3
+        assert await store.find_outbound_by_provider_id("rbm-1") is None
+        assert [a.kind for a in await store.archived(phone)] == ["inbox", "outbox"]
+        opted = OptOut("business", phone, True, T0, "sms:STOP")
+        await store.set_opt_out(opted)
+        assert await store.red_list_add(RedListed("business", phone, T0))
+        erased = await store.erase_phone(phone, "hash:1")
+        assert {name: n for name, n in erased.items() if n} == {
+            "archive": 2,
+            "billing_states": 1,
+            "ledger": 1,
+            "opt_outs": 1,
+            "red_list": 1,
+        }
+        assert await store.get_opt_out("business", "hash:1") == replace(opted, phone="hash:1")
+    assert _layout(path) == await _fresh_layout(tmp_path)
+    assert _version(path) == SCHEMA_VERSION
 
 
 async def test_mongodb_outbox_documents_from_before_the_router_read_as_defaults(
