@@ -68,7 +68,7 @@ def describe(entry: OutboxEntry) -> dict[str, Any]:
         "provider_id": entry.provider_id,
         "provider_ids": list(entry.provider_ids),
         "queued_at": entry.created_at.isoformat(),
-        "valid_until": valid_until(entry.created_at).isoformat(),
+        "valid_until": valid_until(entry.valid_since).isoformat(),
         "due_at": entry.due_at.isoformat(),
         "deadline_at": entry.deadline_at.isoformat() if entry.deadline_at else None,
         "content": entry.content,

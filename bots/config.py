@@ -24,7 +24,7 @@ import difflib
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo
@@ -41,6 +41,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from bots.billing_settings import BillingSettings
+from bots.compliance_settings import BotCompliance, ComplianceSettings
 from bots.config_fields import (
     ConfigModel,
     Duration,
@@ -162,6 +163,11 @@ class BotSettings(ConfigModel):
     rcs: RcsSettings | None = None
     t2c: T2cSettings | None = None
     sms: SmsSettings | None = None
+    compliance: BotCompliance = Field(default_factory=BotCompliance)
+
+    def business(self, settings: Settings) -> str:
+        """Who this bot's opt-outs and red list belong to."""
+        return self.compliance.business or settings.compliance.business
 
     @field_validator("flow")
     @classmethod
@@ -188,6 +194,7 @@ class Settings(ConfigModel):
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
+    compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
     providers: Providers = Field(default_factory=Providers)
     public_url: str | None = None
     """Where providers reach this server's webhooks (`https://bots.example.fr`): smsmode's
@@ -264,9 +271,21 @@ def load_settings(path: Path, environ: Mapping[str, str] = os.environ) -> Settin
     settings._source = (name, raw)
     problems.extend(_secret_problems(settings, settings, (), environ))
     problems.extend(_provider_problems(settings))
+    problems.extend(_sender_problems(settings, date.today()))
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def _sender_problems(settings: Settings, today: date) -> Iterator[Problem]:
+    """R27: a SenderID the AF2M lists forbid, or that needs an authorisation it lacks, is a
+    configuration error, never a silent rewrite."""
+    rules = settings.compliance.sender_ids.rules()
+    for index, bot in enumerate(settings.bots):
+        if bot.sms is not None:
+            problem = rules.check(bot.sms.sender, today)
+            if problem is not None:
+                yield settings.where("bots", index, "sms", "sender").problem(problem)
 
 
 def _provider_problems(settings: Settings) -> Iterator[Problem]:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 
+from compliance.sender_ids import sender_id_problem
 from flows.durations import parse_duration
 from messaging.phone import InvalidPhoneError, Phone
 
@@ -61,15 +62,10 @@ def check_t2c_number(value: str) -> str:
     return phone.e164
 
 
-_OADC = re.compile(r"^[A-Za-z0-9]{1,11}$")
-
-
 def check_sender_id(value: str) -> str:
-    # R27: at most 11 alphanumeric characters, no spaces or punctuation, not digits only.
-    if not _OADC.match(value) or value.isdigit():
-        raise ValueError(
-            f"`{value}` is not a valid SenderID: 1 to 11 letters and digits, not digits only (R27)"
-        )
+    problem = sender_id_problem(value)  # R27
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

@@ -78,6 +78,8 @@ def turn_write(
     the same entry writes the same keys and the store keeps the first."""
     contents: list[Content] = [content for result in results for content in result.messages]
     send_at = entry.event.get("send_at") if entry.event.get("kind") == "start" else None
+    # An answer to the person's own message (exempt from quiet hours, sms.md §3.3).
+    reply = entry.event.get("kind") == "inbound"
     due = max(now, datetime.fromisoformat(send_at)) if send_at else now
     outbound = [
         NewOutbound(
@@ -85,6 +87,7 @@ def turn_write(
             content=content.model_dump(mode="json", exclude_unset=True),
             channel=after.channel,
             due_at=due,
+            reply=reply,
         )
         for index, content in enumerate(contents)
     ]
@@ -127,3 +130,30 @@ def outbox_key(seq: int, index: int) -> str:
 
 def timer_id(conversation_id: str, key: str) -> str:
     return f"{conversation_id}/{key}"
+
+
+def notice_write(
+    before: Conversation, after: Conversation, entry: InboxEntry, text: str | None, now: datetime
+) -> TurnWrite:
+    """A turn the sending rules answer instead of the flow (STOP, START): `after` is written,
+    with `text` sent as a transactional reply when given (R26)."""
+    outbound = []
+    if text is not None:
+        outbound.append(
+            NewOutbound(
+                key=outbox_key(entry.seq, 0),
+                content={"text": text},
+                channel=after.channel,
+                due_at=now,
+                traffic="transactional",
+                reply=True,
+            )
+        )
+    history = [
+        HistoryEntry(f"in:{entry.seq}", after.id, Direction.IN, entry.event, entry.received_at)
+    ]
+    history.extend(
+        HistoryEntry(f"out:{item.key}", after.id, Direction.OUT, item.content, now)
+        for item in outbound
+    )
+    return TurnWrite(after, outbound, [], [], history)

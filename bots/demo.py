@@ -16,6 +16,7 @@ import random
 import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 
 import aiohttp
@@ -24,6 +25,7 @@ from aiohttp import web
 
 from agents.google_auth import StaticToken
 from bots.app import create_app
+from bots.compliance_settings import QuietHoursSettings
 from bots.config import (
     Providers,
     RbmProvider,
@@ -121,15 +123,27 @@ async def build_demo(
     env: Mapping[str, str] | None = None,
     seed: int | None = None,
     greet: str | None = FIRST_BOT,
+    quiet_hours: bool = True,
 ) -> Demo:
     """The demo to be served at `base_url` (known before it starts: the bots' webhooks and
     the providers' URLs hold it), on the SQLite file `database`.
 
     `env` goes over `DEMO_ENV` (the flows' backends: `BOOKING_URL`, ...); `seed` makes the
     emulators' draws repeatable; `greet` is the bot that writes to both phones once the app
-    has started, None for none. The app's cleanup stops the runtime, then closes the sessions.
+    has started, None for none; `quiet_hours` False lets marketing out at any hour (tests run at
+    any hour). The app's cleanup stops the runtime, then closes the sessions.
     """
     settings = demo_settings(base_url, database)
+    if not quiet_hours:
+        # Tests run at any hour: marketing is not held (the rule has its own tests).
+        always = QuietHoursSettings(
+            days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            start=time(0, 0),
+            end=time(23, 59, 59, 999999),
+            public_holidays=False,
+        )
+        compliance = settings.compliance.model_copy(update={"quiet_hours": always})
+        settings = settings.model_copy(update={"compliance": compliance})
     if greet is not None and greet not in {bot.id for bot in settings.bots}:
         raise ValueError(f"{greet!r} is not an example bot")
     environ = {**DEMO_ENV, **(env or {})}

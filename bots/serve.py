@@ -65,7 +65,14 @@ def runtime_from_settings(
         )
     profiles = {
         bot.id: BotProfile(
-            bot.id, env=bot.env(environ), channel=default_channel(bot), timezone=settings.timezone
+            bot.id,
+            env=bot.env(environ),
+            channel=default_channel(bot),
+            timezone=settings.timezone,
+            business=bot.business(settings),
+            keywords=bot.compliance.keywords(),
+            opt_out_confirmation=bot.compliance.confirmation(),
+            opt_in_confirmation=bot.compliance.opt_in_confirmation,
         )
         for bot in settings.bots
     }

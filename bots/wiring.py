@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
 from aiohttp import web
@@ -23,13 +23,15 @@ from fallback.channels import BotChannels
 from fallback.credit_gate import CreditGate
 from fallback.policy import RcsPolicy
 from fallback.router import Router
+from fallback.send_gate import SendGate, SendRules
 from flows.validation import load_flow
 from messaging.channel import Channel
 from messaging.clock import Clock
 from messaging.renderers.rbm import traffic_for_flow
 from sessions.billing import Billing, BotBilling
 from store.base import Store
-from webhooks.rbm import add_rbm_webhook
+from store.compliance_records import OptOut
+from webhooks.rbm import SubscriptionChange, add_rbm_webhook
 from webhooks.smsmode import SmsRoute, add_smsmode_callbacks
 
 RBM_WEBHOOK_PATH = "/webhooks/rbm"
@@ -93,6 +95,10 @@ def build_router(
             status_url=callback,
             mo_url=callback,
             limiter=limiter,
+            business=bot.business(settings),
+            consent_field=(
+                bot.compliance.consent_field if bot.compliance.consent_required else None
+            ),
         )
     return Router(
         store,
@@ -104,7 +110,37 @@ def build_router(
         rng=rng,
         billing=billing,
         credits=CreditGate(store, settings.billing.policy()) if settings.billing.prepaid else None,
+        gate=SendGate(store, send_rules(settings)),
     )
+
+
+def send_rules(settings: Settings) -> SendRules:
+    """The deployment's sending rules (`compliance:` of bots.yaml)."""
+    compliance = settings.compliance
+    return SendRules(
+        policy=compliance.gate(),
+        stop_mention=compliance.stop_mention,
+        force_stop_mention=compliance.force_stop_mention,
+        senders=compliance.sender_ids.rules(),
+    )
+
+
+def subscription_recorder(
+    settings: Settings, store: Store
+) -> Callable[[SubscriptionChange], Awaitable[None]]:
+    """RBM's UNSUBSCRIBE (and SUBSCRIBE) user events, recorded as opt-outs (and opt-ins) of the
+    bot's business, shared with its SMS numbers (R25)."""
+    businesses = {bot.id: bot.business(settings) for bot in settings.bots}
+
+    async def record(change: SubscriptionChange) -> None:
+        business = businesses.get(change.bot_id)
+        if business is not None:
+            word = "SUBSCRIBE" if change.subscribed else "UNSUBSCRIBE"
+            await store.set_opt_out(
+                OptOut(business, change.phone, not change.subscribed, change.at, f"rbm:{word}")
+            )
+
+    return record
 
 
 def billing_from_settings(settings: Settings, store: Store) -> Billing:
@@ -134,6 +170,7 @@ def add_webhooks(
             client_token=environ[rbm.client_token_env],
             agents={bot.rcs.agent: bot.id for bot in settings.bots if bot.rcs is not None},
             on_inbound=runtime.wake,
+            on_subscription_change=subscription_recorder(settings, runtime.store),
         )
     if smsmode is not None:
         secret = environ[smsmode.callback_secret_env]

@@ -19,8 +19,15 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bots.conversations import engine_event, snapshot_of, turn_write, with_snapshot
+from bots.conversations import (
+    engine_event,
+    notice_write,
+    snapshot_of,
+    turn_write,
+    with_snapshot,
+)
 from bots.flow_versions import FlowVersions, UnknownFlowVersion
+from compliance.keywords import Keywords
 from flows.compiler import CompiledFlow
 from flows.conversation import (
     PARIS,
@@ -39,6 +46,7 @@ from messaging.phone import Phone
 from sessions.billing import Billing
 from sessions.events import Mo
 from store.base import LeaseLost, Store, VersionConflict
+from store.compliance_records import OptOut
 from store.records import (
     Claim,
     Conversation,
@@ -60,6 +68,13 @@ class BotProfile:
     channel: Channel = Channel.RCS
     """The channel a conversation starts on when its start event names none."""
     timezone: ZoneInfo = PARIS
+    business: str = "default"
+    """Who the bot's opt-outs belong to (R25)."""
+    keywords: Keywords | None = None
+    """STOP/START words, read before the flow; None: the flow reads everything."""
+    opt_out_confirmation: str | None = None
+    """Sent once when someone opts out, where the country requires it (R26)."""
+    opt_in_confirmation: str | None = None
 
 
 class Worker:
@@ -144,7 +159,9 @@ class Worker:
         reason = self._reason_to_skip(claim, conversation)
         if reason is None:
             try:
-                write = await self._turn(claim, conversation)
+                write = await self._opt_out_turn(claim, conversation)
+                if write is None:
+                    write = await self._turn(claim, conversation)
             except (FlowRuntimeError, UnknownFlowVersion, ValueError) as error:
                 # The event cannot be handled: consumed, so that the conversation's next
                 # events are not blocked behind it for ever.
@@ -186,6 +203,45 @@ class Worker:
         now = self.clock.now()
         after = with_snapshot(conversation, snapshot, seq=entry.seq, now=now)
         return turn_write(conversation, after, entry, results, now)
+
+    async def _opt_out_turn(
+        self, claim: Claim, conversation: Conversation | None
+    ) -> TurnWrite | None:
+        """STOP or START from the person, on any channel (R25, R26): recorded for the bot's
+        business, confirmed, and not given to the flow. STOP ends the conversation."""
+        entry = claim.entry
+        profile = self.bots[entry.bot_id]
+        if profile.keywords is None or entry.event.get("kind") != "inbound":
+            return None
+        message = entry.event.get("message") or {}
+        word = profile.keywords.classify(str(message.get("text") or ""))
+        if word is None:
+            return None
+        now = self.clock.now()
+        stop = word == "stop"
+        channel = str(entry.event.get("channel") or "")
+        await self.store.set_opt_out(
+            OptOut(profile.business, entry.phone, stop, entry.received_at, f"{channel}:{word}")
+        )
+        log.info(
+            "%s opted %s for %s",
+            Phone(entry.phone).masked,
+            "out" if stop else "in",
+            profile.business,
+        )
+        before = conversation or self._new_conversation(
+            claim, self.flows.current(entry.bot_id), profile
+        )
+        after = replace(
+            before,
+            channel=channel or before.channel,
+            status=ConversationStatus.ENDED if stop or conversation is None else before.status,
+            version=before.version + 1,
+            last_inbox_seq=entry.seq,
+            updated_at=now,
+        )
+        text = profile.opt_out_confirmation if stop else profile.opt_in_confirmation
+        return notice_write(before, after, entry, text, now)
 
     async def _bill(self, entry: InboxEntry) -> None:
         if self.billing is None or entry.source not in (InboxSource.RBM, InboxSource.SMSMODE):

@@ -31,6 +31,10 @@ class BotChannels:
     """Where smsmode posts delivery reports for this bot."""
     mo_url: str | None = None
     """Where smsmode posts replies for this bot."""
+    business: str = "default"
+    """Who the bot's opt-outs and red list belong to (R6, R25)."""
+    consent_field: str | None = None
+    """The contact field recording an opt-in, when marketing needs one (R30)."""
     limiter: AsyncLimiter | None = None
     """Paces the agent's sends (`RcsPolicy.rate` per second); None: unpaced."""
 

@@ -81,7 +81,7 @@ class Dispatcher:
 
     async def _handle(self, entry: OutboxEntry) -> None:
         try:
-            if is_expired(entry.created_at, self.clock.now()):
+            if is_expired(entry.valid_since, self.clock.now()):
                 hours = VALIDITY.total_seconds() / 3600
                 await self.store.mark_outbound(
                     entry.key,

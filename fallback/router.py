@@ -20,7 +20,7 @@ import logging
 import random
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from agents.errors import (
 from agents.message_ids import rbm_message_id
 from agents.rbm import RbmClient
 from agents.smsmode import SmsmodeClient
+from compliance.gate import Block, Hold
 from compliance.validity import remaining
 from fallback.agent_status import AgentStatuses
 from fallback.billed import bill, rcs_mt, sms_mt
@@ -44,9 +45,11 @@ from fallback.channels import BotChannels
 from fallback.credit_gate import WAIT as CREDIT_WAIT
 from fallback.credit_gate import CreditGate
 from fallback.policy import DispatchPolicy
+from fallback.send_gate import SendGate
 from messaging.channel import Channel
 from messaging.clock import Clock
 from messaging.content import CONTENT
+from messaging.encoding import split
 from messaging.phone import Phone
 from messaging.renderers.rbm import TrafficType, render_rbm_messages
 from messaging.renderers.sms import DEFAULT_STOP_MENTION, render_sms
@@ -85,6 +88,7 @@ class Router:
         rng: random.Random | None = None,
         billing: Billing | None = None,
         credits: CreditGate | None = None,
+        gate: SendGate | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -100,6 +104,7 @@ class Router:
         self.agents = AgentStatuses(store, self.policy.agent_status_ttl)
         self.billing = billing
         self.credits = credits
+        self.gate = gate
 
     async def handle(self, entry: OutboxEntry) -> None:
         """Act on an entry claimed by this dispatcher (`sending`, under its lease)."""
@@ -109,6 +114,8 @@ class Router:
             return
         if entry.deadline_at is not None and entry.route == Channel.RCS and bot.rbm is not None:
             await self._deadline(entry, bot, bot.rbm)
+        elif not await self._allowed(entry, bot):
+            return
         elif self.credits is not None and await self.credits.spent(self.clock.now()):
             await self._mark(
                 entry,
@@ -126,6 +133,27 @@ class Router:
                 await self._send_rcs(entry, bot, bot.rbm)
             else:
                 await self._send_sms(entry, bot, choice.reason)
+
+    async def _allowed(self, entry: OutboxEntry, bot: BotChannels) -> bool:
+        """The sending rules (compliance.gate): False when the entry was blocked or held."""
+        if self.gate is None:
+            return True
+        now = self.clock.now()
+        text = render_sms(CONTENT.validate_python(entry.content)).text
+        decision = await self.gate.decide(entry, bot, text, now)
+        if isinstance(decision, Block):
+            await self._mark(entry, OutboxStatus.BLOCKED, detail=f"blocked: {decision.reason}")
+            return False
+        if isinstance(decision, Hold):
+            await self._mark(
+                entry,
+                OutboxStatus.QUEUED,
+                due_at=decision.until,
+                valid_from=decision.until,  # its 24 h run from when it may leave (R4)
+                detail=f"held: {decision.reason}",
+            )
+            return False
+        return True
 
     # --- choosing ----------------------------------------------------------------------------
 
@@ -177,7 +205,7 @@ class Router:
         content = CONTENT.validate_python(entry.content)
         # R4: RBM drops what it could not deliver before the validity ends, early enough for
         # the SMS to follow.
-        ttl = remaining(entry.created_at, self.clock.now()) - self.policy.sms_margin
+        ttl = remaining(entry.valid_since, self.clock.now()) - self.policy.sms_margin
         return render_rbm_messages(content, traffic=bot.traffic, ttl=max(ttl, MIN_TTL))
 
     async def _send_rcs(self, entry: OutboxEntry, bot: BotChannels, rbm: RbmClient) -> None:
@@ -290,9 +318,19 @@ class Router:
         # The last look at the fence before a send that cannot be taken back nor deduplicated.
         if not await self._mark(entry, OutboxStatus.SENDING, route=channel, detail=detail):
             return
-        # R25: marketing messages carry the STOP mention.
-        stop = DEFAULT_STOP_MENTION if bot.traffic is TrafficType.PROMOTION else None
-        sms = render_sms(CONTENT.validate_python(entry.content), stop_mention=stop)
+        sms = render_sms(CONTENT.validate_python(entry.content))
+        if self.gate is not None:
+            refused = self.gate.sender_refused(line.sender, self.clock.now())
+            if refused is not None:
+                await self._mark(entry, OutboxStatus.BLOCKED, detail=f"blocked: {refused.reason}")
+                return
+            # R25: a marketing SMS carries the STOP mention (where it fits, sms.md §3.2).
+            text = self.gate.sms_text(entry, bot, sms.text)
+            sms = replace(sms, text=text, segments=split(text))
+        elif bot.traffic is TrafficType.PROMOTION:
+            sms = render_sms(
+                CONTENT.validate_python(entry.content), stop_mention=DEFAULT_STOP_MENTION
+            )
         try:
             accepted = await self.smsmode.send_sms(
                 entry.phone,
@@ -361,6 +399,7 @@ class Router:
         provider_id: str | None = None,
         due_at: datetime | None = None,
         deadline_at: datetime | None = None,
+        valid_from: datetime | None = None,
     ) -> bool:
         """Write under this dispatcher's lease; False when the entry is no longer ours."""
         try:
@@ -374,6 +413,7 @@ class Router:
                 due_at=due_at,
                 deadline_at=deadline_at,
                 owner=self.owner,
+                valid_from=valid_from,
             )
         except LeaseLost:
             log.info("outbox %s was settled meanwhile (a receipt); left as it is", entry.key)

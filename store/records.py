@@ -187,6 +187,11 @@ class OutboxEntry:
     valid_from: datetime | None = None
     """When its 24 h validity (R4) starts, when not when it was queued: the end of a quiet-
     hours hold (a marketing message may not leave before; its validity does not run meanwhile)."""
+
+    @property
+    def valid_since(self) -> datetime:
+        """Where its 24 h validity (R4) is counted from."""
+        return self.valid_from or self.created_at
     """Every provider id the message was sent under, oldest first (an RCS id, then an SMS one
     after a fallback); `provider_id` is the latest."""
 

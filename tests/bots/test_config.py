@@ -196,7 +196,7 @@ class TestErrors:
             "bots.yaml:5:19: bots[0].t2c.number: `06 12 34 56 78` is not a French 09 number"
             " (Time2Chat, R11)",
             "bots.yaml:6:19: bots[0].sms.sender: `CABINET DENTAIRE` is not a valid SenderID:"
-            " 1 to 11 letters and digits, not digits only (R27)",
+            " no spaces allowed (R27)",
         ]
 
     def test_a_channel_without_its_provider(self, folder: Path) -> None:

@@ -290,7 +290,12 @@ async def demo(tmp_path: Path) -> AsyncIterator[Demo]:
     base_url = f"http://127.0.0.1:{port}"
     backend = FakeBackend()
     served = await bots.demo.build_demo(
-        base_url, tmp_path / "e2e.db", env=backend.env(base_url), seed=SEED, greet=None
+        base_url,
+        tmp_path / "e2e.db",
+        env=backend.env(base_url),
+        seed=SEED,
+        greet=None,
+        quiet_hours=False,
     )
     backend.add_routes(served.app)
     async with AsyncExitStack() as stack:  # unwound last in, first out

@@ -456,7 +456,7 @@ async def test_rcs_to_a_phone_without_rcs_arrives_by_sms(demo: Demo) -> None:
 async def test_marketing_sms_carry_the_stop_mention(demo: Demo) -> None:
     bruno = demo.person(BRUNO)
     await demo.start("survey", BRUNO, "t2c")
-    await bruno.expect("Bonjour Bruno", "\n1 Oui, allons-y\n2 Pas maintenant\nSTOP 36034")
+    await bruno.expect("Bonjour Bruno", "\n1 Oui, allons-y\n2 Pas maintenant\nSTOP au 36034")
 
 
 async def test_a_person_can_answer_the_sms_fallback(demo: Demo) -> None:
