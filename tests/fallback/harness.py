@@ -80,6 +80,9 @@ class Line:
         channel: str = "rcs",
         content: Sequence[dict[str, Any]] = (),
         queued_at: datetime | None = None,
+        due_at: datetime | None = None,
+        traffic: str | None = None,
+        reply: bool = False,
     ) -> list[str]:
         """Queue messages of one conversation (a committed turn, as the worker writes it);
         returns their outbox keys, in order."""
@@ -114,7 +117,8 @@ class Line:
         )
         keys = [f"{seq:012d}:{index:03d}" for index in range(len(bodies))]
         outbound = [
-            NewOutbound(key, body, channel, now) for key, body in zip(keys, bodies, strict=True)
+            NewOutbound(key, body, channel, due_at or now, traffic, reply)
+            for key, body in zip(keys, bodies, strict=True)
         ]
         await self.store.commit_turn(claim, TurnWrite(conversation, outbound, [], [], []), now)
         return keys
