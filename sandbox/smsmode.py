@@ -213,7 +213,9 @@ class SmsmodeEmulator:
 
     async def _deliver(self, message: SentSms) -> None:
         number, now = message.to.e164, self.clock.now()
-        if number in self.opted_out:
+        if number in self.opted_out and message.channel.flow == "MARKETING":
+            # The platform's STOP list stops marketing; transactional messages (the opt-out
+            # confirmation R26 asks for, an appointment) still go (sms.md §3.2).
             self._report(message, "UNDELIVERABLE", "BLACKLISTED")
         elif self.phonebook.get(number) is None:
             self._report(message, "UNDELIVERABLE", "INVALID_PHONE_NUMBER")

@@ -8,6 +8,7 @@ import json
 import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -586,9 +587,17 @@ async def test_no_reply_to_a_sender_id(
     assert [r.path for r in receiver.requests] == ["/dlr"]
 
 
-async def test_stop_opts_the_phone_out(
-    api: Client, emulator: SmsmodeEmulator, phonebook: PhoneBook, bot: Bot, receiver: Receiver
+async def test_stop_opts_the_phone_out_of_marketing(
+    aiohttp_client: ClientFactory,
+    phonebook: PhoneBook,
+    clock: FakeClock,
+    channel: SmsmodeChannel,
+    bot: Bot,
+    receiver: Receiver,
 ) -> None:
+    marketing = replace(channel, flow="MARKETING")
+    emulator = make_emulator(phonebook, clock, marketing)
+    api = await aiohttp_client(emulator.app())
     await accepted(api, with_callbacks(receiver) | {"from": T2C_DIGITS})
     await emulator.drain()
     await phonebook.act(SMS_PHONE, {"text": " Stop."})
@@ -604,6 +613,17 @@ async def test_stop_opts_the_phone_out(
         "BLACKLISTED",
     )
     assert len(phonebook.phones[SMS_PHONE].messages) == 2  # the first SMS and the STOP
+
+
+async def test_an_opted_out_phone_still_gets_transactional_messages(
+    api: Client, emulator: SmsmodeEmulator, phonebook: PhoneBook, bot: Bot, receiver: Receiver
+) -> None:
+    await phonebook.act(SMS_PHONE, {"text": "STOP", "to": T2C_DIGITS})
+    await emulator.drain()
+    assert emulator.opted_out == {SMS_PHONE}
+    await accepted(api, with_callbacks(receiver, text="Votre rendez-vous est confirmé"))
+    await emulator.drain()
+    assert bot.posts("/dlr")[-1]["status"]["value"] == "DELIVERED"
 
 
 @pytest.mark.parametrize("text", ["Stoppez tout", "Je dis stop", "STOPPER"])
