@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -17,8 +18,11 @@ from bots.chat import ChatOptions, run_chat
 from bots.cli_billing import billing
 from bots.cli_messages import messages
 from bots.cli_runtime import demo, flows, serve
+from bots.config import ConfigError, Settings, load_settings
 from bots.cost import billing_policy, estimate_files
 from bots.cost_report import cost_console, print_costs
+from bots.url_checks import flow_url_problems
+from compliance.urls import UrlPolicy
 from flows.graph import to_dot, to_mermaid
 from flows.problems import FlowError, Problem, Severity
 from flows.testing import CaseResult, FileResult, find_test_files, run_test_file
@@ -53,7 +57,7 @@ main.add_command(billing)
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print problems as JSON.")
 @click.option(
@@ -64,14 +68,30 @@ main.add_command(billing)
 @click.option(
     "--config",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="With --cost: the bots.yaml whose `billing:` prices to use (default: list prices).",
+    help=(
+        "Check a whole deployment: the bots.yaml (senders, numbers, settings) and its bots'"
+        " flows, with its URL policy; with --cost, its `billing:` prices."
+    ),
 )
 def validate(
     paths: tuple[Path, ...], strict: bool, as_json: bool, cost: bool, config: Path | None
 ) -> None:
-    """Check flow files (or folders of them) and report every problem as path:line:column."""
+    """Check flow files (or folders of them), or a whole deployment (`--config bots.yaml`), and
+    report every problem as path:line:column; links in messages are checked too (R28)."""
+    if not paths and config is None:
+        raise click.UsageError("give flow files or folders, or --config bots.yaml")
     files = _flow_files(paths)
-    problems = [problem for path in files for problem in check_file(path)]
+    problems: list[Problem] = []
+    urls = UrlPolicy()
+    if config is not None:
+        settings, config_problems = deployment(config)
+        problems.extend(config_problems)
+        if settings is not None:
+            urls = settings.compliance.urls.policy()
+            files.extend(bot.flow for bot in settings.bots if bot.flow not in files)
+    for path in files:
+        problems.extend(check_file(path))
+        problems.extend(flow_url_problems(path, urls))
     errors = sum(p.severity is Severity.ERROR for p in problems)
     warnings = len(problems) - errors
     costs = None
@@ -278,3 +298,12 @@ def _load_or_exit(path: Path) -> Any:
         for problem in error.problems:
             click.echo(str(problem), err=True)
         sys.exit(EXIT_FAILED)
+
+
+def deployment(path: Path) -> tuple[Settings | None, list[Problem]]:
+    """A `bots.yaml` read as `causette serve` reads it (its environment included), and every
+    problem it has."""
+    try:
+        return load_settings(path, os.environ), []
+    except ConfigError as error:
+        return None, list(error.problems)
