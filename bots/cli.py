@@ -16,6 +16,7 @@ from rich.console import Console
 
 from bots.chat import ChatOptions, run_chat
 from bots.cli_billing import billing
+from bots.cli_compliance import contacts, redlist, retention
 from bots.cli_messages import messages
 from bots.cli_runtime import demo, flows, serve
 from bots.config import ConfigError, Settings, load_settings
@@ -54,6 +55,9 @@ main.add_command(demo)
 main.add_command(flows)
 main.add_command(messages)
 main.add_command(billing)
+main.add_command(redlist)
+main.add_command(contacts)
+main.add_command(retention)
 
 
 @main.command()

@@ -19,9 +19,11 @@ from typing import Any
 
 from bots.flow_versions import FlowVersions
 from bots.outbox import LoggingSender, Sender, SenderHandler
+from bots.retention import retention_loop
 from bots.timers import TimerFirer
 from bots.worker import BotProfile, Worker
 from compliance.recipients import Invalid, dedupe
+from compliance.retention import Retention
 from fallback.dispatcher import Dispatcher, Handler
 from flows.conversation import HttpCaller
 from messaging.clock import Clock
@@ -76,6 +78,7 @@ class Runtime:
         owner: str | None = None,
         on_turn: Callable[[float], None] | None = None,
         billing: Billing | None = None,
+        retention: Retention | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -95,6 +98,7 @@ class Runtime:
             billing=billing,
         )
         self.billing = billing
+        self.retention = retention
         self.timers = TimerFirer(store, clock)
         self.owner = owner
         if handler is None:
@@ -225,6 +229,10 @@ class Runtime:
         tasks.append(asyncio.create_task(self._wake_all_on(stop)))
         if self.billing is not None:
             tasks.append(asyncio.create_task(self._settle_billing(stop)))
+        if self.retention is not None:
+            tasks.append(
+                asyncio.create_task(retention_loop(self.store, self.retention, self.clock, stop))
+            )
         try:
             await asyncio.gather(*tasks)
         finally:

@@ -93,6 +93,7 @@ def runtime_from_settings(
         owner=owner,
         on_turn=metrics.observe_turn if metrics else None,
         billing=billing,
+        retention=settings.compliance.retention.policy(),
     )
 
 

@@ -180,6 +180,8 @@ class OutboxEntry:
     deadline_at: datetime | None = None
     """While `sent` on RCS: when the dispatcher revokes it if no DELIVERED came."""
     provider_ids: tuple[str, ...] = ()
+    """Every provider id the message was sent under, oldest first (an RCS id, then an SMS one
+    after a fallback); `provider_id` is the latest."""
     traffic: str | None = None
     """As `NewOutbound.traffic`."""
     reply: bool = False
@@ -192,8 +194,6 @@ class OutboxEntry:
     def valid_since(self) -> datetime:
         """Where its 24 h validity (R4) is counted from."""
         return self.valid_from or self.created_at
-    """Every provider id the message was sent under, oldest first (an RCS id, then an SMS one
-    after a fallback); `provider_id` is the latest."""
 
 
 WAITING_OUTBOX = frozenset({OutboxStatus.QUEUED, OutboxStatus.REVOKED, OutboxStatus.SENDING})

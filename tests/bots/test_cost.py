@@ -220,7 +220,11 @@ def test_a_path_the_simulator_cannot_make_is_reported_not_estimated(tmp_path: Pa
 
 def test_prices_from_the_config_billing_section(costly: Path, tmp_path: Path) -> None:
     config = tmp_path / "bots.yaml"
-    config.write_text('billing:\n  prices:\n    "*": {sms_mt: 0.1}\n', encoding="utf-8")
+    # A whole deployment: its bots' flows, and the prices of its `billing:` section.
+    config.write_text(
+        f'billing:\n  prices:\n    "*": {{sms_mt: 0.1}}\nbots:\n  - id: c\n    flow: {costly}\n',
+        encoding="utf-8",
+    )
     policy = billing_policy(config)
     sms = bill(only_path(estimate_file(costly, policy)).sms)
     opened = price(BillingClass.T2C_MT) + price(BillingClass.T2C_SESSION)
