@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import logging
 import random
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,11 +36,9 @@ from agents.rbm import RbmClient
 from agents.smsmode import SmsmodeClient
 from compliance.gate import Block, Hold
 from compliance.validity import remaining
-from fallback.agent_status import AgentStatuses
 from fallback.billed import bill, rcs_mt, sms_mt
-from fallback.breaker import Breakers
-from fallback.capabilities import CapabilityCache
 from fallback.channels import BotChannels
+from fallback.choosing import Chooser
 from fallback.credit_gate import WAIT as CREDIT_WAIT
 from fallback.credit_gate import CreditGate
 from fallback.policy import DispatchPolicy
@@ -50,7 +47,6 @@ from messaging.channel import Channel
 from messaging.clock import Clock
 from messaging.content import CONTENT
 from messaging.encoding import split
-from messaging.phone import Phone
 from messaging.renderers.rbm import TrafficType, render_rbm_messages
 from messaging.renderers.sms import DEFAULT_STOP_MENTION, render_sms
 from sessions.billing import Billing
@@ -66,13 +62,6 @@ MIN_TTL = timedelta(seconds=1)
 UNROUTED = ""
 """Written as `route` to forget a choice (after RBM refused the message outright): the next
 attempt chooses again."""
-
-
-@dataclass(frozen=True, slots=True)
-class Choice:
-    channel: Channel
-    reason: str
-    """Why, for the entry's history: `RCS` or the reason it goes by SMS instead."""
 
 
 class Router:
@@ -97,11 +86,10 @@ class Router:
         self.owner = owner
         self.policy = policy or DispatchPolicy()
         self.rng = rng or random.Random()
-        self.breakers = Breakers(self.policy.breaker)
-        self.capabilities = CapabilityCache(
-            self.policy.capability_ttl, self.policy.capability_cache_size
-        )
-        self.agents = AgentStatuses(store, self.policy.agent_status_ttl)
+        self.chooser = Chooser(store, clock, self.policy)
+        self.breakers = self.chooser.breakers
+        self.capabilities = self.chooser.capabilities
+        self.agents = self.chooser.agents
         self.billing = billing
         self.credits = credits
         self.gate = gate
@@ -128,7 +116,7 @@ class Router:
         elif entry.route == Channel.RCS and bot.rbm is not None:
             await self._send_rcs(entry, bot, bot.rbm)
         else:
-            choice = await self._choose(entry, bot)
+            choice = await self.chooser.choose(entry, bot)
             if choice.channel is Channel.RCS and bot.rbm is not None:
                 await self._send_rcs(entry, bot, bot.rbm)
             else:
@@ -154,50 +142,6 @@ class Router:
             )
             return False
         return True
-
-    # --- choosing ----------------------------------------------------------------------------
-
-    async def _choose(self, entry: OutboxEntry, bot: BotChannels) -> Choice:
-        """RCS when the conversation is on RCS, the agent is usable, RBM is up and the phone
-        can take it; SMS otherwise, with the reason (R17, R19, R20)."""
-        sms = bot.sms_line(entry.phone).channel
-        if entry.channel != Channel.RCS:
-            return Choice(sms, f"conversation on {entry.channel}")
-        if bot.rbm is None:
-            return Choice(sms, "bot has no RCS agent")
-        now = self.clock.now()
-        agent = bot.rbm.agent_id
-        unusable = await self.agents.unusable_reason(agent, now)
-        if unusable is not None:
-            return Choice(sms, unusable)
-        known = self.capabilities.get(agent, entry.phone, now)
-        if known is not None and not known.reachable:
-            return Choice(sms, f"not reachable by RCS (known since {_clock(known.checked_at)})")
-        if not self.breakers[agent].allows(now):
-            return Choice(sms, "RBM unavailable (breaker open)")
-        if known is None and self.policy.capability_check:
-            return await self._check(entry, bot, bot.rbm)
-        return Choice(Channel.RCS, "RCS")
-
-    async def _check(self, entry: OutboxEntry, bot: BotChannels, rbm: RbmClient) -> Choice:
-        now, agent = self.clock.now(), rbm.agent_id
-        try:
-            features = await rbm.capabilities(entry.phone, request_id=str(uuid.uuid4()))
-        except NotReachable as error:
-            self.breakers[agent].succeeded()
-            self.capabilities.put(agent, entry.phone, now, reachable=False)
-            return Choice(
-                bot.sms_line(entry.phone).channel,
-                f"not reachable by RCS (capability check: {error.status})",
-            )
-        except ProviderError as error:
-            # The send will tell: the breaker counts this failure, the message still tries RCS.
-            self._count(rbm, error)
-            log.info("capability check for %s failed: %s", _masked(entry), error)
-            return Choice(Channel.RCS, "RCS")
-        self.breakers[agent].succeeded()
-        self.capabilities.put(agent, entry.phone, now, reachable=True, features=features)
-        return Choice(Channel.RCS, "RCS")
 
     # --- RCS ---------------------------------------------------------------------------------
 
@@ -380,14 +324,7 @@ class Router:
             await bill(self.billing, self.store, mt)
 
     def _count(self, rbm: RbmClient, error: ProviderError) -> None:
-        """What an RBM failure says of RBM's health: 429 nothing, 5xx and timeouts a failure."""
-        breaker = self.breakers[rbm.agent_id]
-        if isinstance(error, RateLimited):
-            breaker.settled()
-        elif isinstance(error, Transient):
-            breaker.failed(self.clock.now())
-        else:
-            breaker.succeeded()
+        self.chooser.count(rbm.agent_id, error)
 
     async def _mark(
         self,
@@ -427,11 +364,3 @@ def _retry_after(error: ProviderError) -> timedelta | None:
 
 def _seconds(delay: timedelta) -> str:
     return f"{delay.total_seconds():g} s"
-
-
-def _clock(instant: datetime) -> str:
-    return instant.isoformat(timespec="seconds")
-
-
-def _masked(entry: OutboxEntry) -> str:
-    return Phone(entry.phone).masked
