@@ -4,44 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-import textwrap
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from bots import cli
 from sessions.events import Mo, Mt
 from sessions.policy import BillingPolicy
 from sessions.t2c import t2c_step
 from store.billing_records import LedgerEntry
 from store.sqlite import SqliteStore
+from tests.bots.deployment import run_cli, write_config
 
-FLOW = Path(__file__).parents[2] / "examples" / "flows" / "survey.yaml"
 NUMBER, PHONE = "+33939000001", "+33612345678"
 AT = datetime(2026, 11, 3, 9, 0, tzinfo=UTC)
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner(env={"COLUMNS": "200"}).invoke(cli.main, list(args))
-    return result.exit_code, result.stdout, result.stderr
+    return run_cli(*args)
 
 
 def config(folder: Path) -> Path:
-    path = folder / "bots.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""\
-            store: sqlite://ledger.db
-            bots:
-              - id: survey
-                flow: {FLOW}
-            """
-        ),
-        encoding="utf-8",
-    )
-    return path
+    return write_config(folder, "survey", "survey.yaml", database="ledger.db")
 
 
 def seed(folder: Path) -> list[LedgerEntry]:

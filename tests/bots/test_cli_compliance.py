@@ -5,43 +5,31 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from bots import cli
 from compliance.erasure import hashed_phone
 from store.compliance_records import OptOut
 from store.sqlite import SqliteStore
+from tests.bots.deployment import run_cli, write_config
 from tests.store import conversation, line, outbound, start
 
-FLOW = Path(__file__).parents[2] / "examples" / "flows" / "appointment.yaml"
 PHONE = "+33612345678"
 ENV = {"ERASURE_SALT": "sel-secret"}
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner(env=ENV).invoke(cli.main, list(args))
-    return result.exit_code, result.stdout, result.stderr
+    return run_cli(*args, env=ENV)
 
 
 def config(folder: Path) -> Path:
-    path = folder / "bots.yaml"
-    path.write_text(
-        textwrap.dedent(
-            f"""\
-            store: sqlite://causette.db
-            compliance: {{business: prado, erasure_salt_env: ERASURE_SALT}}
-            bots:
-              - id: rdv
-                flow: {FLOW}
-            """
-        ),
-        encoding="utf-8",
+    return write_config(
+        folder,
+        "rdv",
+        "appointment.yaml",
+        database="causette.db",
+        extra="compliance: {business: prado, erasure_salt_env: ERASURE_SALT}",
     )
-    return path
 
 
 def test_the_red_list_is_managed_by_hand(tmp_path: Path) -> None:
@@ -92,11 +80,9 @@ def test_erase_removes_the_person_and_keeps_a_hashed_opt_out(tmp_path: Path) -> 
 
 
 def test_erase_needs_a_salt(tmp_path: Path) -> None:
-    result = CliRunner(env={}).invoke(
-        cli.main, ["contacts", "erase", PHONE, "--yes", "--config", str(config(tmp_path))]
-    )
-    assert result.exit_code == 1
-    assert "erasure_salt_env" in result.stderr
+    code, _, err = run_cli("contacts", "erase", PHONE, "--yes", "--config", str(config(tmp_path)))
+    assert code == 1
+    assert "erasure_salt_env" in err
 
 
 def test_retention_run_says_what_it_does(tmp_path: Path) -> None:
