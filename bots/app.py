@@ -1,6 +1,6 @@
 """The aiohttp application of `causette serve`: the runtime's loops, health and metrics.
 
-Later issues add the webhooks and the admin API to the same application.
+The webhooks and the admin API (`bots/admin/`) are added to the same application.
 """
 
 from __future__ import annotations

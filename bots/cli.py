@@ -19,6 +19,7 @@ from bots.cli_billing import billing
 from bots.cli_compliance import contacts, redlist, retention
 from bots.cli_messages import messages
 from bots.cli_runtime import demo, flows, serve
+from bots.cli_tokens import tokens
 from bots.config import ConfigError, Settings, load_settings
 from bots.cost import billing_policy, estimate_files
 from bots.cost_report import cost_console, print_costs
@@ -58,6 +59,7 @@ main.add_command(billing)
 main.add_command(redlist)
 main.add_command(contacts)
 main.add_command(retention)
+main.add_command(tokens)
 
 
 @main.command()

@@ -24,6 +24,7 @@ import click
 from aiohttp import web
 
 from agents.google_auth import StaticToken
+from bots.admin import add_admin_api
 from bots.app import create_app
 from bots.compliance_settings import QuietHoursSettings
 from bots.config import (
@@ -176,6 +177,7 @@ async def build_demo(
     )
     app = create_app(runtime, metrics)
     add_webhooks(app, settings, environ, runtime)
+    add_admin_api(app, runtime)
     add_simulator(app, phonebook)
     if runtime.billing is not None:
         numbers = tuple(number for number, _, _ in PHONES)

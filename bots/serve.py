@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import web
 
 from agents.google_auth import TokenSource
+from bots.admin import add_admin_api
 from bots.app import RUNTIME, create_app
 from bots.config import Settings
 from bots.http import AiohttpCaller
@@ -111,6 +112,7 @@ def serve(settings: Settings, environ: Mapping[str, str], host: str, port: int) 
         )
         app = create_app(runtime, metrics)
         add_webhooks(app, settings, environ, runtime)
+        add_admin_api(app, runtime)
         app.cleanup_ctx.append(_watch_flows)
 
         async def close_sessions(_: web.Application) -> None:

@@ -42,6 +42,7 @@ from store.records import (
     TimerRecord,
     TurnWrite,
 )
+from store.tokens_records import ApiToken
 
 
 class StoreError(Exception):
@@ -386,3 +387,22 @@ class Store(ABC):
     async def history(self, conversation_id: str, limit: int = 1000) -> list[HistoryEntry]:
         """A conversation's transcript, oldest first (the oldest `limit` lines), in the order
         written."""
+
+    # --- admin API tokens (bots/admin/ decides, the store keeps) ---------------------------
+
+    @abstractmethod
+    async def save_token(self, record: ApiToken) -> None:
+        """Keep a token (by its id, replacing one of the same id). Only its hash is stored."""
+
+    @abstractmethod
+    async def token_by_hash(self, token_hash: str) -> ApiToken | None:
+        """The token whose secret hashes to `token_hash`, revoked or not; None if unknown."""
+
+    @abstractmethod
+    async def list_tokens(self) -> list[ApiToken]:
+        """Every token, revoked ones included, oldest first (ties by id)."""
+
+    @abstractmethod
+    async def revoke_token(self, token_id: str, at: datetime) -> bool:
+        """Mark a token revoked at `at`; False when it is unknown or already revoked (its
+        first revocation time stays)."""

@@ -53,6 +53,7 @@ from store.mongodb_documents import (
     timer_of,
 )
 from store.mongodb_outbox import MongoOutbox, outbound_doc
+from store.mongodb_tokens import MongoTokens
 from store.records import (
     LIVE_STATUSES,
     Claim,
@@ -75,10 +76,11 @@ _ATTEMPTS = 100
 progress, so reaching this means a storm, not a loop."""
 
 
-class MongoStore(MongoOutbox, MongoAgents, MongoBilling, MongoCompliance, Store):
+class MongoStore(MongoOutbox, MongoAgents, MongoBilling, MongoCompliance, MongoTokens, Store):
     """MongoDB: a replica set (or mongos) for transactions; a standalone server works too.
-    The outbox, the agents, billing and compliance are in `store/mongodb_outbox.py`,
-    `store/mongodb_agents.py`, `store/mongodb_billing.py` and `store/mongodb_compliance.py`.
+    The outbox, the agents, billing, compliance and the admin API's tokens are in
+    `store/mongodb_outbox.py`, `store/mongodb_agents.py`, `store/mongodb_billing.py`,
+    `store/mongodb_compliance.py` and `store/mongodb_tokens.py`.
 
     Which database: `database` when it differs from the default `causette`; otherwise the one
     the URI names (`mongodb://host/dbname`), else `causette`. (So `database="causette"`

@@ -67,6 +67,7 @@ class Collections:
     opt_outs: Collection
     red_list: Collection
     archive: Collection
+    api_tokens: Collection
 
     @classmethod
     def of(cls, db: AsyncDatabase[Doc]) -> Collections:
@@ -119,6 +120,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     "opt_outs": [index_on("phone")],
     "red_list": [index_on("business", "at", "_id"), index_on("phone")],
     "archive": [index_on("at"), index_on("phone", "at", "_id")],
+    # store/mongodb_tokens.py: a request's token is found by its hash.
+    "api_tokens": [index_on("token_hash", unique=True), index_on("created_at", "_id")],
 }
 
 

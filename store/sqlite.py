@@ -62,6 +62,7 @@ from store.sqlite_schema import (
     to_us,
     transaction,
 )
+from store.sqlite_tokens import SqliteTokens
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -98,7 +99,7 @@ _INSERT_HISTORY = "INSERT INTO history VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) 
 _ARM_TIMER = "INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?, ?, ?)"
 
 
-class SqliteStore(SqliteOutbox, SqliteAgents, SqliteBilling, SqliteCompliance, Store):
+class SqliteStore(SqliteOutbox, SqliteAgents, SqliteBilling, SqliteCompliance, SqliteTokens, Store):
     """The outbox, the agents, billing and compliance are in `store/sqlite_outbox.py`,
     `store/sqlite_agents.py`, `store/sqlite_billing.py` and `store/sqlite_compliance.py`."""
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from store.records import WAITING_OUTBOX, OutboxStatus
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Kept in `PRAGMA user_version`; `create_schema` migrates from the number it finds there.
 Version 3 added the billing tables, version 4 the compliance tables (opt-outs, red list,
-archive) and the indexes that archiving and erasure walk: `TABLES` creates both in an older
-file as it is."""
+archive) and the indexes that archiving and erasure walk, version 6 the admin API's tokens:
+`TABLES` creates them in an older file as it is."""
 
 WAITING = f"status IN ({', '.join(repr(s.value) for s in sorted(WAITING_OUTBOX))})"
 """The outbox entries still to be (re)sent, which hold back the later ones of their
@@ -156,6 +156,11 @@ TABLES = (
         purchased_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, note TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS credits_purchased ON credits (purchased_at, id)",
     *COMPLIANCE_TABLES,
+    # Version 6: the admin API's bearer tokens (store/sqlite_tokens.py), found by the hash of
+    # the secret a request presents; `scopes` is a JSON array of bot ids (or `*`).
+    """CREATE TABLE IF NOT EXISTS api_tokens (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
+        scopes TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER)""",
 )
 
 UPGRADES: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {

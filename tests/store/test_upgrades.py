@@ -1,5 +1,5 @@
 """Stores opened over data an earlier version of the code wrote: SQLite files of schema
-versions 1, 2 and 3, MongoDB outbox documents from before the fallback router."""
+versions 1, 2, 3 and 5, MongoDB outbox documents from before the fallback router."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from store.compliance_records import OptOut, RedListed
 from store.records import AgentRecord, AgentState, OutboxEntry, OutboxStatus
 from store.sqlite import SqliteStore
 from store.sqlite_schema import SCHEMA_VERSION, to_us
+from store.tokens_records import ApiToken
 from tests.store import LEASE, T0, sec
 
 # The tables of schema version 1, as that version created them.
@@ -229,7 +230,7 @@ async def test_a_version_2_sqlite_file_gains_the_later_tables_on_open(tmp_path: 
     assert _layout(path) == await _fresh_layout(tmp_path)
     async with SqliteStore(path) as again:  # opening a current file changes nothing
         assert await again.get_billing_state(first.key) == first
-    assert _version(path) == SCHEMA_VERSION == 5
+    assert _version(path) == SCHEMA_VERSION == 6
 
 
 def _version(path: Path) -> int:
@@ -299,6 +300,28 @@ async def test_a_version_3_sqlite_file_gains_the_compliance_tables_on_open(
             "red_list": 1,
         }
         assert await store.get_opt_out("business", "hash:1") == replace(opted, phone="hash:1")
+    assert _layout(path) == await _fresh_layout(tmp_path)
+    assert _version(path) == SCHEMA_VERSION
+
+
+async def test_a_version_5_sqlite_file_gains_the_token_table_on_open(tmp_path: Path) -> None:
+    """Version 6 only added `api_tokens`: a version 5 file (the current tables but that one)
+    keeps what it holds and can keep tokens."""
+    path = tmp_path / "v5.db"
+    async with SqliteStore(path) as store:
+        agent = AgentRecord("causette-demo-agent", AgentState.LAUNCHED, None, None, T0)
+        await store.save_agent(agent)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("DROP TABLE api_tokens")
+        db.execute("PRAGMA user_version = 5")
+    finally:
+        db.close()
+    async with SqliteStore(path) as store:
+        assert await store.get_agent(agent.agent_id) == agent
+        record = ApiToken("tok-1", "crm", "hash-1", ("rdv",), T0)
+        await store.save_token(record)
+        assert await store.token_by_hash("hash-1") == record
     assert _layout(path) == await _fresh_layout(tmp_path)
     assert _version(path) == SCHEMA_VERSION
 

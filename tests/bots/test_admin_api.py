@@ -1,0 +1,267 @@
+"""The admin REST API under `/v1/`: bearer tokens, the error shape, starting a conversation,
+the OpenAPI document. Over aiohttp's test client, on a runtime with a SQLite store."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from bots.admin import add_admin_api, admin_app
+from bots.admin.auth import hash_token, new_token
+from bots.admin.openapi import openapi_document
+from bots.outbox import RecordingSender
+from bots.runtime import Runtime
+from bots.worker import BotProfile
+from messaging.channel import Channel
+from messaging.clock import FakeClock
+from store.sqlite import SqliteStore
+from store.tokens_records import ALL_BOTS, ApiToken
+
+FLOW = """\
+flow: rdv
+start: ask
+vars: {date: "demain"}
+states:
+  ask:
+    say:
+      text: "Bonjour {{ contact.first_name | default('à vous') }}, le {{ vars.date }} ?"
+      suggestions:
+        - {reply: Oui, data: yes}
+    on:
+      - data: yes
+        goto: done
+  done: {say: Merci, end: true}
+"""
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+URL = "/v1/bots/rdv/conversations"
+BODY = {
+    "phone": "06 12 34 56 78",
+    "vars": {"date": "12 décembre"},
+    "contact": {"first_name": "Ana"},
+}
+
+Client = TestClient[web.Request, web.Application]
+ClientFactory = Callable[[web.Application], Awaitable[Client]]
+
+
+@dataclass
+class Api:
+    client: Client
+    runtime: Runtime
+    sender: RecordingSender
+    rdv: str
+    """A token scoped to `rdv`."""
+    other: str
+    """A token scoped to `colis` only."""
+    revoked: str
+
+    async def post(
+        self, body: Any = None, *, token: str | None = None, key: str | None = "k-1", **kw: Any
+    ) -> tuple[int, Any, Any]:
+        headers = {"Authorization": f"Bearer {token or self.rdv}"}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        data = kw.pop("data", None)
+        if data is None:
+            data = json.dumps(BODY if body is None else body)
+        response = await self.client.post(kw.pop("url", URL), data=data, headers=headers)
+        return response.status, await response.json(), response.headers
+
+
+@pytest.fixture
+async def api(aiohttp_client: ClientFactory, tmp_path: Path) -> AsyncIterator[Api]:
+    flow = tmp_path / "rdv.yaml"
+    flow.write_text(textwrap.dedent(FLOW), encoding="utf-8")
+    sender = RecordingSender()
+    runtime = Runtime(
+        SqliteStore(tmp_path / "admin.db"),
+        {bot: BotProfile(bot, channel=Channel.SMS) for bot in ("rdv", "colis")},
+        {"rdv": flow, "colis": flow},
+        clock=FakeClock(NOW),
+        sender=sender,
+    )
+    await runtime.open()
+    secrets = {}
+    for token_id, scopes in (("t-rdv", ("rdv",)), ("t-colis", ("colis",)), ("t-old", (ALL_BOTS,))):
+        secrets[token_id] = new_token()
+        record = ApiToken(token_id, token_id, hash_token(secrets[token_id]), scopes, NOW)
+        await runtime.store.save_token(record)
+    await runtime.store.revoke_token("t-old", NOW)
+    app = web.Application()
+    add_admin_api(app, runtime)
+    client = await aiohttp_client(app)
+    yield Api(client, runtime, sender, secrets["t-rdv"], secrets["t-colis"], secrets["t-old"])
+    await runtime.close()
+
+
+def error_of(body: Any, code: str) -> dict[str, Any]:
+    assert set(body) == {"error"}
+    error: dict[str, Any] = body["error"]
+    assert error["code"] == code
+    assert isinstance(error["message"], str)
+    assert error["message"]
+    assert set(error) <= {"code", "message", "details"}
+    return error
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "", "Bearer", "Basic dXNlcjpwdw==", "Bearer cst_not-a-token", "bearer  "],
+)
+async def test_a_request_without_a_valid_token_is_refused(
+    api: Api, authorization: str | None
+) -> None:
+    headers = {"Idempotency-Key": "k"}
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    response = await api.client.post(URL, json=BODY, headers=headers)
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    error_of(await response.json(), "unauthorized")
+    assert await api.runtime.store.inbox_depth() == 0
+
+
+async def test_a_revoked_token_is_refused(api: Api) -> None:
+    status, body, headers = await api.post(token=api.revoked)
+    assert status == 401
+    assert "revoked" in error_of(body, "unauthorized")["message"]
+    assert "WWW-Authenticate" in headers
+
+
+async def test_a_token_acts_only_on_its_bots(api: Api) -> None:
+    status, body, _ = await api.post(token=api.other)
+    assert status == 403
+    error_of(body, "forbidden")
+    assert await api.runtime.store.inbox_depth() == 0
+
+
+async def test_an_unknown_bot_is_404_for_a_token_of_all_bots(api: Api) -> None:
+    secret = new_token()
+    await api.runtime.store.save_token(ApiToken("t-all", "", hash_token(secret), ("*",), NOW))
+    status, body, _ = await api.post(token=secret, url="/v1/bots/nobody/conversations")
+    assert status == 404
+    error_of(body, "unknown_bot")
+    status, body, _ = await api.post(url="/v1/bots/nobody/conversations")  # scoped: 403 first
+    assert status == 403
+
+
+@pytest.mark.parametrize("data", ["{", "", "[1,", '{"phone": "\\ud800"}', "\xff"])
+async def test_a_body_that_is_not_json_is_400(api: Api, data: str) -> None:
+    status, body, _ = await api.post(data=data.encode("utf-8", "surrogateescape"))
+    assert status == 400
+    error_of(body, "invalid_json")
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({**BODY, "extra": 1}, ["body", "extra"]),
+        ({**BODY, "phone": "06 12"}, ["body", "phone"]),
+        ({"vars": {}}, ["body", "phone"]),
+        ({**BODY, "channel": "fax"}, ["body", "channel"]),
+        ({**BODY, "vars": [1]}, ["body", "vars"]),
+        ([BODY], ["body"]),
+    ],
+)
+async def test_an_invalid_body_names_its_field_without_its_value(
+    api: Api, body: Any, loc: list[Any]
+) -> None:
+    status, answer, _ = await api.post(body)
+    assert status == 400
+    details = error_of(answer, "invalid_request")["details"]
+    assert [d["loc"] for d in details] == [loc]
+    assert all(set(d) == {"loc", "msg"} for d in details)
+    assert "06 12" not in json.dumps(answer)
+    assert "fax" not in json.dumps(answer)
+    assert await api.runtime.store.inbox_depth() == 0
+
+
+@pytest.mark.parametrize("key", [None, "", "k" * 201])
+async def test_the_idempotency_key_is_required(api: Api, key: str | None) -> None:
+    status, body, _ = await api.post(key=key)
+    assert status == 400
+    (detail,) = error_of(body, "invalid_request")["details"]
+    assert detail["loc"] == ["header", "Idempotency-Key"]
+
+
+async def test_a_body_too_large_is_413(api: Api) -> None:
+    status, body, _ = await api.post({**BODY, "vars": {"x": "a" * 70_000}})
+    assert status == 413
+    error_of(body, "payload_too_large")
+
+
+async def test_a_start_is_stored_once_and_the_conversation_runs(api: Api) -> None:
+    status, first, _ = await api.post()
+    assert status == 202
+    assert first == {"inbox_seq": first["inbox_seq"], "created": True, "phone": "+33•••••••78"}
+    status, again, _ = await api.post()  # the same key: a replay
+    assert status == 200
+    assert again == {**first, "created": False}
+    assert await api.runtime.store.inbox_depth() == 1
+
+    await api.runtime.run_until_idle()
+    (sent,) = api.sender.sent
+    assert (sent.bot_id, sent.phone) == ("rdv", "+33612345678")
+    assert sent.content["text"] == "Bonjour Ana, le 12 décembre ?"
+    conversation = await api.runtime.store.get_conversation("rdv", "+33612345678")
+    assert conversation is not None
+    assert conversation.contact["first_name"] == "Ana"
+
+
+async def test_the_same_key_for_another_request_is_409(api: Api) -> None:
+    assert (await api.post())[0] == 202
+    status, body, _ = await api.post({**BODY, "phone": "+33612345679"})
+    assert status == 409
+    error_of(body, "idempotency_key_reused")
+    secret = new_token()  # keys are per token: another token's same key is another start
+    await api.runtime.store.save_token(ApiToken("t-2", "", hash_token(secret), ("rdv",), NOW))
+    assert (await api.post(token=secret))[0] == 202
+    assert await api.runtime.store.inbox_depth() == 2
+
+
+async def test_an_unknown_route_or_method_answers_the_error_shape(api: Api) -> None:
+    headers = {"Authorization": f"Bearer {api.rdv}"}
+    response = await api.client.get(URL, headers=headers)
+    assert response.status == 405
+    error_of(await response.json(), "method_not_allowed")
+
+
+async def test_the_openapi_document_is_served_without_a_token(api: Api) -> None:
+    response = await api.client.get("/v1/openapi.json")
+    assert response.status == 200
+    document = await response.json()
+    assert document == json.loads(json.dumps(openapi_document()))
+    assert document["openapi"].startswith("3.1")
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    # Every route of the API is described, under the server's `/v1`.
+    routes = {
+        (route.method.lower(), route.resource.canonical)
+        for route in admin_app(api.runtime).router.routes()
+        if route.resource is not None and route.method != "HEAD"
+    }
+    described = {(m, path) for path, ops in document["paths"].items() for m in ops}
+    assert routes == described
+    # Every schema referred to exists, and every model is there.
+    schemas = document["components"]["schemas"]
+    refs = {r.rsplit("/", 1)[1] for r in _refs(document)}
+    assert refs <= set(schemas)
+    assert {"StartConversation", "StartedConversation", "ErrorResponse", "ErrorBody"} <= refs
+    assert schemas["StartConversation"]["additionalProperties"] is False
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if "$ref" in node else []
+        return found + [r for value in node.values() for r in _refs(value)]
+    if isinstance(node, list):
+        return [r for value in node for r in _refs(value)]
+    return []
