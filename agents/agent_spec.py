@@ -35,23 +35,21 @@ billing category after launch; any change to a validated agent needs a new valid
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
-    ValidationError,
     model_validator,
 )
 
+from agents.yaml_models import Loc, YamlModelError, parse_yaml_model
 from messaging.phone import Phone
 
 BRAND_NAME_MAX = 100
@@ -92,17 +90,11 @@ REGION_PREFIX = "/v1/regions/"
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _REGION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
-Position = tuple[int, int]
-Loc = tuple[str | int, ...]
 
 
-class SpecError(Exception):
+class SpecError(YamlModelError):
     """An agent spec that cannot be used; `problems` lists each one as
     `path:line:column: field: message`, in file order."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(problems) or "invalid agent spec")
 
 
 # --- field types ------------------------------------------------------------------------------
@@ -323,134 +315,24 @@ class AgentSpec(_Model):
 
 # --- loading ----------------------------------------------------------------------------------
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_NULL_TAG = "tag:yaml.org,2002:null"
 
-
-def _known_keys() -> list[str]:
-    models: list[type[BaseModel]] = [
-        AgentSpec, PhoneEntry, EmailEntry, WebEntry, Verification, Launch, Questionnaire,
-        QuestionnaireContact,
-    ]  # fmt: skip
-    return sorted({name for model in models for name in model.model_fields})
-
-
-class _Tree:
-    """Plain data built from YAML nodes, with the position of every value and key."""
-
-    def __init__(self) -> None:
-        self.values: dict[Loc, Position] = {(): (1, 1)}
-        self.keys: dict[Loc, Position] = {}
-        self.problems: list[tuple[Position, str]] = []
-        self._active: set[int] = set()
-
-    def build(self, node: yaml.Node, loc: Loc) -> Any:
-        self.values[loc] = _mark(node)
-        if id(node) in self._active:
-            self.problems.append((_mark(node), f"{_dotted(loc)}: recursive YAML alias"))
-            return None
-        self._active.add(id(node))
-        try:
-            if isinstance(node, yaml.MappingNode):
-                return self._mapping(node, loc)
-            if isinstance(node, yaml.SequenceNode):
-                return [self.build(child, (*loc, i)) for i, child in enumerate(node.value)]
-            # Only a plain `~`, `null` or empty value resolves to the null tag (YAML 1.1 and
-            # 1.2 agree there); every other scalar stays a string.
-            return None if node.tag == _NULL_TAG else str(node.value)
-        finally:
-            self._active.discard(id(node))
-
-    def _mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                self.problems.append((_mark(key_node), "a key must be a plain value"))
-                continue
-            key = str(key_node.value)
-            if key in data:
-                first = self.keys[(*loc, key)][0]
-                where = _dotted((*loc, key))
-                message = f"{where}: duplicate key (first at line {first})"
-                self.problems.append((_mark(key_node), message))
-                continue
-            self.keys[(*loc, key)] = _mark(key_node)
-            data[key] = self.build(value_node, (*loc, key))
-        return data
-
-    def locate(self, loc: Loc) -> Loc:
-        """The longest part of a pydantic `loc` that names a node of the file."""
-        found: Loc = ()
-        for part in loc:
-            if (*found, part) in self.values:
-                found = (*found, part)
-        return found
-
-
-def _mark(node: yaml.Node) -> Position:
-    return node.start_mark.line + 1, node.start_mark.column + 1
-
-
-def _dotted(loc: Loc) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _problem(tree: _Tree, loc: Loc, kind: str, message: str) -> tuple[Position, str]:
-    """One pydantic error as a position and `field: message`, worded for a person."""
-    if kind == "extra_forbidden":
-        parent = tree.locate(loc[:-1])
-        key = str(loc[-1])
-        text = f"unknown key `{key}`"
-        close = difflib.get_close_matches(key, _known_keys(), n=1)
-        if close:
-            text += f" (did you mean `{close[0]}`?)"
-        position = tree.keys.get((*parent, key), tree.values[parent])
-        return position, f"{_dotted(parent)}: {text}" if parent else text
-    if kind == "missing":
-        parent = tree.locate(loc[:-1])
-        text = f"missing `{loc[-1]}`"
-        return tree.values[parent], f"{_dotted(parent)}: {text}" if parent else text
-    found = tree.locate(loc)
-    text = message.removeprefix("Value error, ")
-    return tree.values[found], f"{_dotted(found)}: {text}" if found else text
-
-
-def _null_color(data: Any) -> bool:
-    return isinstance(data, dict) and "color" in data and data["color"] is None
+def _colour_hint(loc: Loc, data: Any, message: str) -> str:
+    if loc == ("color",) and isinstance(data, dict) and data.get("color", "") is None:
+        return 'quote the colour: `color: "#0B78D0"` (an unquoted # starts a comment)'
+    return message
 
 
 def parse_agent_spec(text: str, path: str = "<string>") -> AgentSpec:
     """Read an agent spec from YAML text; `SpecError` lists every problem with its position."""
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = f"YAML syntax error: {error.problem or error.context}"
-        raise SpecError([f"{path}:{line}:{column}: {message}"]) from None
-    except yaml.YAMLError as error:
-        raise SpecError([f"{path}:1:1: YAML error: {error}"]) from None
-    if node is None:
-        raise SpecError([f"{path}:1:1: the file is empty"])
-    tree = _Tree()
-    data = tree.build(node, ())
-    problems = list(tree.problems)
-    try:
-        spec = AgentSpec.model_validate(data)
-    except ValidationError as error:
-        for detail in error.errors():
-            message = detail["msg"]
-            if tuple(detail["loc"]) == ("color",) and _null_color(data):
-                message = 'quote the colour: `color: "#0B78D0"` (an unquoted # starts a comment)'
-            problems.append(_problem(tree, tuple(detail["loc"]), detail["type"], message))
-    else:
-        if not problems:
-            return spec
-    problems.sort(key=lambda p: p[0])
-    raise SpecError([f"{path}:{line}:{column}: {message}" for (line, column), message in problems])
+    nested = (PhoneEntry, EmailEntry, WebEntry, Verification, Launch, Questionnaire)
+    return parse_yaml_model(
+        AgentSpec,
+        text,
+        path,
+        models=(*nested, QuestionnaireContact),
+        hint=_colour_hint,
+        error=SpecError,
+    )
 
 
 def load_agent_spec(path: str | Path) -> AgentSpec:
