@@ -100,10 +100,10 @@ def test_example_verification_and_launch_bodies() -> None:
     }
     launch = agent.launch_body()["agentLaunch"]["rcsBusinessMessaging"]
     assert list(launch["launchDetails"]) == [
-        "/v1/regions/fr-orange",
-        "/v1/regions/fr-sfr",
-        "/v1/regions/fr-bouygues",
-        "/v1/regions/fr-free",
+        "/v1/regions/orange-fr",
+        "/v1/regions/sfr-fr",
+        "/v1/regions/bouygues-fr",
+        "/v1/regions/free-fr",
     ]
     questionnaire = launch["questionnaire"]
     assert questionnaire["contacts"] == [
