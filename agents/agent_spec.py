@@ -91,7 +91,6 @@ _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _REGION_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-
 class SpecError(YamlModelError):
     """An agent spec that cannot be used; `problems` lists each one as
     `path:line:column: field: message`, in file order."""
