@@ -15,9 +15,11 @@ import click
 from rich.console import Console
 
 from bots.chat import ChatOptions, run_chat
+from bots.cli_agents import agents
 from bots.cli_billing import billing
 from bots.cli_compliance import contacts, redlist, retention
 from bots.cli_messages import messages
+from bots.cli_numbers import numbers
 from bots.cli_runtime import demo, flows, serve
 from bots.cli_tokens import tokens
 from bots.config import ConfigError, Settings, load_settings
@@ -56,10 +58,12 @@ main.add_command(demo)
 main.add_command(flows)
 main.add_command(messages)
 main.add_command(billing)
+main.add_command(agents)
 main.add_command(redlist)
 main.add_command(contacts)
 main.add_command(retention)
 main.add_command(tokens)
+main.add_command(numbers)
 
 
 @main.command()

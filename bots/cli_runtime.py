@@ -62,10 +62,17 @@ def settings_or_exit(path: Path) -> Settings:
 def serve(config_path: Path, host: str, port: int, verbose: bool) -> None:
     """Run the bots of the configuration: worker, timers, /healthz and /metrics.
 
-    An invalid configuration or flow prints every problem and exits 1 without starting.
+    An invalid configuration or flow, or a bot whose Time2Chat number is not declared (R11,
+    `causette numbers`), prints every problem and exits 1 without starting.
     SIGHUP, or saving a flow file, loads new flow versions for new conversations.
     """
     settings = settings_or_exit(config_path)
+    from bots.cli_numbers import undeclared_numbers  # it imports this module
+
+    refused = asyncio.run(undeclared_numbers(settings))
+    if refused:
+        click.echo("\n".join(refused), err=True)
+        sys.exit(EXIT_FAILED)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

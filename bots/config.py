@@ -120,6 +120,8 @@ class RbmProvider(ConfigModel):
     region: Literal["europe", "us", "asia"] = "europe"
     base_url: str | None = None
     """Overrides the regional host (the sandbox)."""
+    management_base_url: str = "https://businesscommunications.googleapis.com"
+    """The management API (agents, brands, launches: rbm.md §7); the sandbox overrides it."""
 
     @property
     def url(self) -> str:

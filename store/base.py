@@ -27,6 +27,7 @@ from typing import Self
 
 from store.billing_records import BillingState, CreditPurchase, LedgerEntry
 from store.compliance_records import Archived, OptOut, RedListed
+from store.numbers_records import NumberRecord
 from store.records import (
     LIVE_STATUSES,
     AgentRecord,
@@ -406,3 +407,28 @@ class Store(ABC):
     async def revoke_token(self, token_id: str, at: datetime) -> bool:
         """Mark a token revoked at `at`; False when it is unknown or already revoked (its
         first revocation time stays)."""
+
+    # --- Time2Chat 09 numbers (R11; bots/cli_numbers.py decides, the store keeps) ----------
+
+    @abstractmethod
+    async def declare_number(self, record: NumberRecord) -> bool:
+        """Keep a number's declaration; False (nothing written) when the number is already
+        declared and not released. A released number's record is replaced."""
+
+    @abstractmethod
+    async def get_number(self, number: str) -> NumberRecord | None:
+        """The record of `number` (E.164), released or not; None if never declared."""
+
+    @abstractmethod
+    async def list_numbers(self) -> list[NumberRecord]:
+        """Every declared number, released ones included, by number."""
+
+    @abstractmethod
+    async def assign_number(self, number: str, bot_id: str, at: datetime) -> bool:
+        """Give a declared number to `bot_id` (replacing its bot, if any); False when the
+        number is unknown or released."""
+
+    @abstractmethod
+    async def release_number(self, number: str, at: datetime) -> bool:
+        """Mark a number released at `at`, clearing its bot; False when it is unknown or
+        already released (its first release time stays)."""

@@ -52,6 +52,7 @@ from store.mongodb_documents import (
     timer_doc,
     timer_of,
 )
+from store.mongodb_numbers import MongoNumbers
 from store.mongodb_outbox import MongoOutbox, outbound_doc
 from store.mongodb_tokens import MongoTokens
 from store.records import (
@@ -76,11 +77,14 @@ _ATTEMPTS = 100
 progress, so reaching this means a storm, not a loop."""
 
 
-class MongoStore(MongoOutbox, MongoAgents, MongoBilling, MongoCompliance, MongoTokens, Store):
+class MongoStore(
+    MongoOutbox, MongoAgents, MongoBilling, MongoCompliance, MongoTokens, MongoNumbers, Store
+):
     """MongoDB: a replica set (or mongos) for transactions; a standalone server works too.
-    The outbox, the agents, billing, compliance and the admin API's tokens are in
-    `store/mongodb_outbox.py`, `store/mongodb_agents.py`, `store/mongodb_billing.py`,
-    `store/mongodb_compliance.py` and `store/mongodb_tokens.py`.
+    The outbox, the agents, billing, compliance, the admin API's tokens and the Time2Chat
+    numbers are in `store/mongodb_outbox.py`, `store/mongodb_agents.py`,
+    `store/mongodb_billing.py`, `store/mongodb_compliance.py`, `store/mongodb_tokens.py` and
+    `store/mongodb_numbers.py`.
 
     Which database: `database` when it differs from the default `causette`; otherwise the one
     the URI names (`mongodb://host/dbname`), else `causette`. (So `database="causette"`

@@ -68,6 +68,7 @@ class Collections:
     red_list: Collection
     archive: Collection
     api_tokens: Collection
+    numbers: Collection
 
     @classmethod
     def of(cls, db: AsyncDatabase[Doc]) -> Collections:
@@ -122,6 +123,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     "archive": [index_on("at"), index_on("phone", "at", "_id")],
     # store/mongodb_tokens.py: a request's token is found by its hash.
     "api_tokens": [index_on("token_hash", unique=True), index_on("created_at", "_id")],
+    # store/mongodb_numbers.py: every read goes by `_id`, the number: no other index.
 }
 
 

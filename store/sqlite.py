@@ -45,6 +45,7 @@ from store.records import (
 from store.sqlite_agents import SqliteAgents
 from store.sqlite_billing import SqliteBilling
 from store.sqlite_compliance import SqliteCompliance
+from store.sqlite_numbers import SqliteNumbers
 from store.sqlite_outbox import SqliteOutbox, insert_outbound
 from store.sqlite_schema import (
     CONVERSATION_COLUMNS,
@@ -99,7 +100,9 @@ _INSERT_HISTORY = "INSERT INTO history VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) 
 _ARM_TIMER = "INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?, ?, ?)"
 
 
-class SqliteStore(SqliteOutbox, SqliteAgents, SqliteBilling, SqliteCompliance, SqliteTokens, Store):
+class SqliteStore(
+    SqliteOutbox, SqliteAgents, SqliteBilling, SqliteCompliance, SqliteTokens, SqliteNumbers, Store
+):
     """The outbox, the agents, billing and compliance are in `store/sqlite_outbox.py`,
     `store/sqlite_agents.py`, `store/sqlite_billing.py` and `store/sqlite_compliance.py`."""
 

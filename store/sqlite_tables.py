@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from store.records import WAITING_OUTBOX, OutboxStatus
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """Kept in `PRAGMA user_version`; `create_schema` migrates from the number it finds there.
 Version 3 added the billing tables, version 4 the compliance tables (opt-outs, red list,
-archive) and the indexes that archiving and erasure walk, version 6 the admin API's tokens:
-`TABLES` creates them in an older file as it is."""
+archive) and the indexes that archiving and erasure walk, version 6 the admin API's tokens,
+version 7 the Time2Chat numbers: `TABLES` creates them in an older file as it is."""
 
 WAITING = f"status IN ({', '.join(repr(s.value) for s in sorted(WAITING_OUTBOX))})"
 """The outbox entries still to be (re)sent, which hold back the later ones of their
@@ -161,6 +161,11 @@ TABLES = (
     """CREATE TABLE IF NOT EXISTS api_tokens (
         id TEXT PRIMARY KEY, name TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE,
         scopes TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER)""",
+    # Version 7: the Time2Chat 09 numbers and their operator declaration (R11), keyed by the
+    # number in E.164 (store/sqlite_numbers.py); `declaration` is its JSON.
+    """CREATE TABLE IF NOT EXISTS t2c_numbers (
+        number TEXT PRIMARY KEY, declaration TEXT NOT NULL, declared_at INTEGER NOT NULL,
+        bot_id TEXT, assigned_at INTEGER, released_at INTEGER)""",
 )
 
 UPGRADES: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {

@@ -1,5 +1,5 @@
 """Stores opened over data an earlier version of the code wrote: SQLite files of schema
-versions 1, 2, 3 and 5, MongoDB outbox documents from before the fallback router."""
+versions 1, 2, 3, 5 and 6, MongoDB outbox documents from before the fallback router."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pymongo import AsyncMongoClient
 
 from store.billing_records import BillingState
 from store.compliance_records import OptOut, RedListed
+from store.numbers_records import NumberRecord
 from store.records import AgentRecord, AgentState, OutboxEntry, OutboxStatus
 from store.sqlite import SqliteStore
 from store.sqlite_schema import SCHEMA_VERSION, to_us
@@ -230,7 +231,7 @@ async def test_a_version_2_sqlite_file_gains_the_later_tables_on_open(tmp_path: 
     assert _layout(path) == await _fresh_layout(tmp_path)
     async with SqliteStore(path) as again:  # opening a current file changes nothing
         assert await again.get_billing_state(first.key) == first
-    assert _version(path) == SCHEMA_VERSION == 6
+    assert _version(path) == SCHEMA_VERSION == 7
 
 
 def _version(path: Path) -> int:
@@ -322,6 +323,28 @@ async def test_a_version_5_sqlite_file_gains_the_token_table_on_open(tmp_path: P
         record = ApiToken("tok-1", "crm", "hash-1", ("rdv",), T0)
         await store.save_token(record)
         assert await store.token_by_hash("hash-1") == record
+    assert _layout(path) == await _fresh_layout(tmp_path)
+    assert _version(path) == SCHEMA_VERSION
+
+
+async def test_a_version_6_sqlite_file_gains_the_numbers_table_on_open(tmp_path: Path) -> None:
+    """Version 7 only added `t2c_numbers`: a version 6 file (the current tables but that one)
+    keeps what it holds and can keep numbers."""
+    path = tmp_path / "v6.db"
+    record = ApiToken("tok-1", "crm", "hash-1", ("rdv",), T0)
+    async with SqliteStore(path) as store:
+        await store.save_token(record)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("DROP TABLE t2c_numbers")
+        db.execute("PRAGMA user_version = 6")
+    finally:
+        db.close()
+    async with SqliteStore(path) as store:
+        assert await store.token_by_hash("hash-1") == record
+        number = NumberRecord("+33937000001", {"client_name": "Garage Martin"}, T0)
+        assert await store.declare_number(number)
+        assert await store.get_number(number.number) == number
     assert _layout(path) == await _fresh_layout(tmp_path)
     assert _version(path) == SCHEMA_VERSION
 
