@@ -7,7 +7,7 @@ import asyncio
 import json
 import re
 import sys
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -22,15 +22,19 @@ from messaging.clock import SystemClock
 from sessions.credits import allocate, expiry
 from sessions.explain import explain as explain_lines
 from sessions.policy import BillingPolicy
-from sessions.report import Report, money, monthly_report, report_csv, report_json
+from sessions.report import (
+    DELIVERY_LAG,
+    Report,
+    money,
+    month_bounds,
+    monthly_report,
+    report_csv,
+    report_json,
+)
 from store.billing_records import CreditPurchase, LedgerEntry
 from store.url import store_from_url
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-DELIVERY_LAG = timedelta(days=31)
-"""How far before the month the entries are read: an RCS message counts when delivered
-(Google's rule), possibly in the month after it was sent."""
 
 
 @click.group()
@@ -79,16 +83,6 @@ async def _report(settings: Settings, month: str, bot_id: str | None) -> Report:
         await billing_from_settings(settings, store).settle(SystemClock().now())
         entries = await store.ledger(since=start - DELIVERY_LAG, until=end, bot_id=bot_id)
     return monthly_report(entries, month, policy, bot_id=bot_id)
-
-
-def month_bounds(month: str, policy: BillingPolicy) -> tuple[datetime, datetime]:
-    """The month's first instant and the next month's, in UTC, read in the policy's zone."""
-    year, number = (int(part) for part in month.split("-"))
-    first = datetime.combine(datetime(year, number, 1).date(), time(), policy.timezone)
-    following = datetime(year + number // 12, number % 12 + 1, 1).date()
-    return first.astimezone(UTC), datetime.combine(following, time(), policy.timezone).astimezone(
-        UTC
-    )
 
 
 def print_report(result: Report, console: Console) -> None:

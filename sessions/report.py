@@ -17,7 +17,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -264,3 +264,18 @@ def _operator_shares(entries: Sequence[LedgerEntry]) -> tuple[OperatorShare, ...
 
 def _totals_json(totals: Totals) -> dict[str, Any]:
     return {"count": totals.count, "quantity": totals.quantity, "amount": money(totals.amount)}
+
+
+DELIVERY_LAG = timedelta(days=31)
+"""How far before the month the entries are read: an RCS message counts when delivered
+(Google's rule), possibly in the month after it was sent."""
+
+
+def month_bounds(month: str, policy: BillingPolicy) -> tuple[datetime, datetime]:
+    """The month's first instant and the next month's, in UTC, read in the policy's zone."""
+    year, number = (int(part) for part in month.split("-"))
+    first = datetime.combine(datetime(year, number, 1).date(), time(), policy.timezone)
+    following = datetime(year + number // 12, number % 12 + 1, 1).date()
+    return first.astimezone(UTC), datetime.combine(following, time(), policy.timezone).astimezone(
+        UTC
+    )

@@ -85,6 +85,35 @@ def openapi_document() -> dict[str, Any]:
             ),
         },
     }
+    usage = {
+        "operationId": "usage",
+        "summary": "A bot's billing report for a calendar month",
+        "description": (
+            "Totals by channel and class, sessions opened, messages per session and operator"
+            " shares, exact decimal amounts as strings (docs/billing.md)."
+        ),
+        "parameters": [
+            {"name": "bot", "in": "path", "required": True, "schema": {"type": "string"}},
+            {
+                "name": "month",
+                "in": "query",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+            },
+        ],
+        "responses": {
+            "200": {
+                "description": "The report (as `causette billing report --format json`).",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            **_errors(
+                (400, "A missing or malformed `month`."),
+                (401, "No token, an unknown one, or a revoked one."),
+                (403, "The token is not scoped to this bot."),
+                (404, "No bot has this id."),
+            ),
+        },
+    }
     spec = {
         "summary": "This document",
         "operationId": "openapi",
@@ -100,6 +129,7 @@ def openapi_document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": {
             "/bots/{bot}/conversations": {"post": start},
+            "/bots/{bot}/usage": {"get": usage},
             OPENAPI_PATH: {"get": spec},
         },
         "components": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from aiohttp import web
@@ -21,11 +22,15 @@ from bots.admin.models import (
 )
 from bots.runtime import Runtime
 from messaging.phone import Phone
+from sessions.policy import BillingPolicy
+from sessions.report import DELIVERY_LAG, month_bounds, monthly_report, report_json
 from store.events import start_event
 
 log = logging.getLogger(__name__)
 
 CONVERSATIONS = "/bots/{bot}/conversations"
+USAGE = "/bots/{bot}/usage"
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MAX_BODY = 64 * 1024
 """The largest request body read (bytes); a larger one is refused with 413."""
 
@@ -38,6 +43,24 @@ class AdminRoutes:
 
     def add_to(self, app: web.Application) -> None:
         app.router.add_post(CONVERSATIONS, self.start_conversation)
+        app.router.add_get(USAGE, self.usage)
+
+    async def usage(self, request: web.Request) -> web.Response:
+        """The bot's billing report of a calendar month (`?month=YYYY-MM`), as
+        `causette billing report --format json` prints it (docs/billing.md)."""
+        bot = request.match_info["bot"]
+        if bot not in self.runtime.flow_files:
+            raise ApiError(404, "unknown_bot", "no bot has this id")
+        month = request.query.get("month", "")
+        if not _MONTH.match(month):
+            problem = FieldError(loc=["query", "month"], msg="required, as YYYY-MM")
+            raise ApiError(400, "invalid_request", "the request is not valid", [problem])
+        billing = self.runtime.billing
+        policy = billing.policy if billing is not None else BillingPolicy()
+        start, end = month_bounds(month, policy)
+        entries = await self.runtime.store.ledger(since=start - DELIVERY_LAG, until=end, bot_id=bot)
+        report = monthly_report(entries, month, policy, bot_id=bot)
+        return web.json_response(report_json(report))
 
     async def start_conversation(self, request: web.Request) -> web.Response:
         """Start the flow for one recipient, once per `Idempotency-Key` (per token): 202 when

@@ -8,6 +8,7 @@ import textwrap
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from bots.runtime import Runtime
 from bots.worker import BotProfile
 from messaging.channel import Channel
 from messaging.clock import FakeClock
+from store.billing_records import LedgerEntry, LedgerKind
 from store.sqlite import SqliteStore
 from store.tokens_records import ALL_BOTS, ApiToken
 
@@ -265,3 +267,22 @@ def _refs(node: Any) -> list[str]:
     if isinstance(node, list):
         return [r for value in node for r in _refs(value)]
     return []
+
+
+async def test_usage_is_the_bots_billing_report(api: Api) -> None:
+    entry = LedgerEntry(
+        "message:k1", LedgerKind.MESSAGE, "sms_mt", "rdv", "", "default", "+33612345678",
+        "sms", "FR", 2, Decimal("0.045"), "EUR", NOW, "R13", message_key="k1",
+    )  # fmt: skip
+    await api.runtime.store.commit_billing(None, [entry])
+    headers = {"Authorization": f"Bearer {api.rdv}"}
+    response = await api.client.get("/v1/bots/rdv/usage?month=2026-12", headers=headers)
+    assert response.status == 200
+    report = await response.json()
+    assert report["total"]["amount"] == "0.090"
+    response = await api.client.get("/v1/bots/rdv/usage?month=2026-13", headers=headers)
+    assert response.status == 400
+    error_of(await response.json(), "invalid_request")
+    other = {"Authorization": f"Bearer {api.other}"}
+    response = await api.client.get("/v1/bots/rdv/usage?month=2026-12", headers=other)
+    assert response.status == 403
