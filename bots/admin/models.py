@@ -3,7 +3,8 @@ them (bots/admin/openapi.py), and the routes validate and answer with them."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -50,6 +51,33 @@ class StartedConversation(BaseModel):
     phone: str = Field(description="The recipient, masked (`+33•••••••78`).")
 
 
+class TranscriptLine(BaseModel):
+    direction: Literal["in", "out"] = Field(description="`in`: from the person; `out`: the bot.")
+    at: datetime
+    body: dict[str, Any] = Field(description="The event (in) or the content sent (out).")
+
+
+class ConversationView(BaseModel):
+    """A conversation as the admin API shows it (the phone masked)."""
+
+    id: str
+    bot: str
+    phone: str = Field(description="The recipient, masked (`+33•••••••78`).")
+    flow: str
+    state: str
+    status: Literal["active", "handed_off", "ended"]
+    channel: str
+    created_at: datetime
+    updated_at: datetime
+    transcript: list[TranscriptLine] | None = Field(
+        default=None, description="Oldest first; only when one conversation is asked for."
+    )
+
+
+class ConversationList(BaseModel):
+    conversations: list[ConversationView]
+
+
 class FieldError(BaseModel):
     loc: list[str | int] = Field(description="Where the error is: `body`/`header` then fields.")
     msg: str
@@ -68,4 +96,9 @@ class ErrorResponse(BaseModel):
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (StartConversation,)
-RESPONSE_MODELS: tuple[type[BaseModel], ...] = (StartedConversation, ErrorResponse)
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    StartedConversation,
+    ConversationView,
+    ConversationList,
+    ErrorResponse,
+)

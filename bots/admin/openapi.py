@@ -14,6 +14,8 @@ from bots.admin.models import (
     MAX_IDEMPOTENCY_KEY,
     REQUEST_MODELS,
     RESPONSE_MODELS,
+    ConversationList,
+    ConversationView,
     ErrorResponse,
     StartConversation,
     StartedConversation,
@@ -114,6 +116,32 @@ def openapi_document() -> dict[str, Any]:
             ),
         },
     }
+    bot_parameter = {"name": "bot", "in": "path", "required": True, "schema": {"type": "string"}}
+    auth_errors = (
+        (401, "No token, an unknown one, or a revoked one."),
+        (403, "The token is not scoped to this bot."),
+    )
+    listing = {
+        "operationId": "listConversations",
+        "summary": "A bot's live conversations (active or handed off), oldest first",
+        "parameters": [bot_parameter],
+        "responses": {
+            "200": _json(ConversationList, "The conversations, phones masked."),
+            **_errors(*auth_errors, (404, "No bot has this id.")),
+        },
+    }
+    showing = {
+        "operationId": "showConversation",
+        "summary": "One conversation with its transcript",
+        "parameters": [
+            bot_parameter,
+            {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+        ],
+        "responses": {
+            "200": _json(ConversationView, "The conversation and its transcript, oldest first."),
+            **_errors(*auth_errors, (404, "No bot, or no conversation of the bot, has this id.")),
+        },
+    }
     spec = {
         "summary": "This document",
         "operationId": "openapi",
@@ -128,7 +156,8 @@ def openapi_document() -> dict[str, Any]:
         "servers": [{"url": "/v1"}],
         "security": [{"bearer": []}],
         "paths": {
-            "/bots/{bot}/conversations": {"post": start},
+            "/bots/{bot}/conversations": {"post": start, "get": listing},
+            "/bots/{bot}/conversations/{id}": {"get": showing},
             "/bots/{bot}/usage": {"get": usage},
             OPENAPI_PATH: {"get": spec},
         },

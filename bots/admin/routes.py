@@ -16,20 +16,26 @@ from bots.admin.errors import ApiError, invalid
 from bots.admin.models import (
     IDEMPOTENCY_KEY,
     MAX_IDEMPOTENCY_KEY,
+    ConversationList,
+    ConversationView,
     FieldError,
     StartConversation,
     StartedConversation,
+    TranscriptLine,
 )
 from bots.runtime import Runtime
 from messaging.phone import Phone
 from sessions.policy import BillingPolicy
 from sessions.report import DELIVERY_LAG, month_bounds, monthly_report, report_json
 from store.events import start_event
+from store.records import Conversation
 
 log = logging.getLogger(__name__)
 
 CONVERSATIONS = "/bots/{bot}/conversations"
 USAGE = "/bots/{bot}/usage"
+CONVERSATION = "/bots/{bot}/conversations/{id}"
+LIST_LIMIT = 1000
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 MAX_BODY = 64 * 1024
 """The largest request body read (bytes); a larger one is refused with 413."""
@@ -44,6 +50,35 @@ class AdminRoutes:
     def add_to(self, app: web.Application) -> None:
         app.router.add_post(CONVERSATIONS, self.start_conversation)
         app.router.add_get(USAGE, self.usage)
+        app.router.add_get(CONVERSATIONS, self.list_conversations)
+        app.router.add_get(CONVERSATION, self.show_conversation)
+
+    async def list_conversations(self, request: web.Request) -> web.Response:
+        """The bot's live conversations (active or handed off), oldest first."""
+        bot = self._bot(request)
+        found = await self.runtime.store.list_conversations(bot, limit=LIST_LIMIT)
+        views = [_view(conversation) for conversation in found]
+        return web.json_response(ConversationList(conversations=views).model_dump(mode="json"))
+
+    async def show_conversation(self, request: web.Request) -> web.Response:
+        """One conversation with its transcript."""
+        bot = self._bot(request)
+        conversation = await self.runtime.store.get_conversation_by_id(request.match_info["id"])
+        if conversation is None or conversation.bot_id != bot:
+            raise ApiError(404, "unknown_conversation", "this bot has no such conversation")
+        lines = await self.runtime.store.history(conversation.id)
+        transcript = [
+            TranscriptLine(direction=line.direction.value, at=line.at, body=line.body)
+            for line in lines
+        ]
+        view = _view(conversation).model_copy(update={"transcript": transcript})
+        return web.json_response(view.model_dump(mode="json"))
+
+    def _bot(self, request: web.Request) -> str:
+        bot = request.match_info["bot"]
+        if bot not in self.runtime.flow_files:
+            raise ApiError(404, "unknown_bot", "no bot has this id")
+        return bot
 
     async def usage(self, request: web.Request) -> web.Response:
         """The bot's billing report of a calendar month (`?month=YYYY-MM`), as
@@ -96,6 +131,20 @@ class AdminRoutes:
         log.info("admin API: %s start for %s (token %s)", bot, masked, token.id)
         answer = StartedConversation(inbox_seq=entry.seq, created=created, phone=masked)
         return web.json_response(answer.model_dump(mode="json"), status=202 if created else 200)
+
+
+def _view(conversation: Conversation) -> ConversationView:
+    return ConversationView(
+        id=conversation.id,
+        bot=conversation.bot_id,
+        phone=Phone(conversation.phone).masked,
+        flow=conversation.flow_id,
+        state=conversation.state,
+        status=conversation.status.value,
+        channel=conversation.channel,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+    )
 
 
 def _idempotency_key(request: web.Request) -> str:

@@ -232,7 +232,7 @@ async def test_the_same_key_for_another_request_is_409(api: Api) -> None:
 
 async def test_an_unknown_route_or_method_answers_the_error_shape(api: Api) -> None:
     headers = {"Authorization": f"Bearer {api.rdv}"}
-    response = await api.client.get(URL, headers=headers)
+    response = await api.client.delete(URL, headers=headers)
     assert response.status == 405
     error_of(await response.json(), "method_not_allowed")
 
@@ -286,3 +286,25 @@ async def test_usage_is_the_bots_billing_report(api: Api) -> None:
     other = {"Authorization": f"Bearer {api.other}"}
     response = await api.client.get("/v1/bots/rdv/usage?month=2026-12", headers=other)
     assert response.status == 403
+
+
+async def test_conversations_are_listed_and_shown_with_their_transcript(api: Api) -> None:
+    status, _, _ = await api.post()
+    assert status == 202
+    await api.runtime.run_until_idle()
+    headers = {"Authorization": f"Bearer {api.rdv}"}
+    response = await api.client.get(URL, headers=headers)
+    assert response.status == 200
+    (listed,) = (await response.json())["conversations"]
+    assert listed["phone"] == "+33•••••••78"
+    assert (listed["state"], listed["status"], listed["transcript"]) == ("ask", "active", None)
+    response = await api.client.get(f"{URL}/{listed['id']}", headers=headers)
+    shown = await response.json()
+    assert [line["direction"] for line in shown["transcript"]] == ["in", "out"]
+    assert "Bonjour Ana" in shown["transcript"][1]["body"]["text"]
+    response = await api.client.get(f"{URL}/nope", headers=headers)
+    assert response.status == 404
+    error_of(await response.json(), "unknown_conversation")
+    other = {"Authorization": f"Bearer {api.other}"}
+    response = await api.client.get(f"/v1/bots/colis/conversations/{listed['id']}", headers=other)
+    assert response.status == 404  # another bot's conversation is not found through this one
