@@ -17,7 +17,8 @@ from rich.console import Console
 from bots.chat import ChatOptions, run_chat
 from bots.cli_agents import agents
 from bots.cli_billing import billing
-from bots.cli_compliance import contacts, redlist, retention
+from bots.cli_compliance import redlist, retention
+from bots.cli_contacts import contacts
 from bots.cli_messages import messages
 from bots.cli_numbers import numbers
 from bots.cli_runtime import demo, flows, serve

@@ -1,11 +1,10 @@
-"""`causette redlist ...`, `causette contacts erase`, `causette retention run`: the sending rules'
-records, managed by hand (R6, R32-R34; docs/compliance.md)."""
+"""`causette redlist ...`, `causette retention run`: the sending rules' records, managed by hand
+(R6, R32; docs/compliance.md). `causette contacts ...` is in bots/cli_contacts.py."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -19,7 +18,6 @@ from rich.table import Table
 from bots.cli_runtime import EXIT_FAILED, config_option, settings_or_exit
 from bots.config import Settings
 from bots.retention import run_retention
-from compliance.erasure import hashed_phone
 from messaging.clock import SystemClock
 from messaging.phone import InvalidPhoneError, Phone
 from store.base import Store
@@ -106,43 +104,6 @@ def redlist_list(config_path: Path, business: str | None, as_json: bool) -> None
     for entry in entries:
         table.add_row(entry.phone, entry.at.isoformat(timespec="minutes"), entry.reason)
     Console(highlight=False).print(table)
-
-
-@click.group()
-def contacts() -> None:
-    """People's data (R31-R34)."""
-
-
-@contacts.command("erase")
-@config_option
-@click.argument("phone")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def erase(config_path: Path, phone: str, yes: bool) -> None:
-    """Remove everything about PHONE (R34): conversations, history, inbox, outbox, timers,
-    archive, red list. Its opt-out record and its ledger entries stay, with a salted hash of
-    the number instead of the number (the salt: `compliance.erasure_salt_env`)."""
-    settings = settings_or_exit(config_path)
-    number = phone_argument(phone)
-    salt_env = settings.compliance.erasure_salt_env
-    salt = os.environ.get(salt_env) if salt_env else None
-    if not salt:
-        click.echo(
-            "set compliance.erasure_salt_env to a variable holding a secret salt: erased numbers"
-            " are kept hashed in the opt-out records and the ledger",
-            err=True,
-        )
-        sys.exit(EXIT_FAILED)
-    if not yes:
-        click.confirm(f"Erase every record of {number.masked}? This cannot be undone", abort=True)
-    hashed = hashed_phone(number.e164, salt)
-
-    async def run(store: Store) -> dict[str, int]:
-        return await store.erase_phone(number.e164, hashed)
-
-    counts = _with_store(settings, run)
-    for table, count in counts.items():
-        click.echo(f"{table}: {count}")
-    click.echo(f"{number.masked} erased; kept as {hashed[:17]}… where the law requires a trace")
 
 
 @click.group()

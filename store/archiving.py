@@ -15,11 +15,12 @@ HISTORY, INBOX, OUTBOX = "history", "inbox", "outbox"
 
 ERASED = (
     *("conversations", "history", "inbox", "outbox", "timers", "leases", "billing_states"),
-    *("archive", "red_list", "opt_outs", "ledger"),
+    *("archive", "red_list", "opt_outs", "ledger", "contacts"),
 )
 """The names `Store.erase_phone` counts under, every one of them in every answer (a zero says
 the table was looked at). SQLite's `outbox_providers` rows go with their outbox entries and
-are not counted apart: MongoDB keeps them inside the entry, and both answer alike."""
+are not counted apart: MongoDB keeps them inside the entry, and both answer alike; so are
+SQLite's `contact_lists` rows, which MongoDB keeps inside the contact."""
 
 
 def record_body(record: HistoryEntry | InboxEntry | OutboxEntry) -> dict[str, Any]:

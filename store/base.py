@@ -27,6 +27,7 @@ from typing import Self
 
 from store.billing_records import BillingState, CreditPurchase, LedgerEntry
 from store.compliance_records import Archived, OptOut, RedListed
+from store.contacts_records import Contact
 from store.numbers_records import NumberRecord
 from store.records import (
     LIVE_STATUSES,
@@ -379,7 +380,8 @@ class Store(ABC):
         conversations (with their history and timers), inbox and outbox entries (with their
         provider ids), leases, billing tracker states, archived records, red-list entries; in
         the opt-out records and the ledger the number is replaced by `hashed` (the ledger keeps
-        its amounts, the opt-out keeps the person opted out). Returns how many records each
+        its amounts, the opt-out keeps the person opted out); the address book loses their
+        contact, with its list memberships (under `contacts`). Returns how many records each
         table or collection lost or changed, by name. One unit where the backend allows."""
 
     # --- history ---------------------------------------------------------------------------
@@ -432,3 +434,26 @@ class Store(ABC):
     async def release_number(self, number: str, at: datetime) -> bool:
         """Mark a number released at `at`, clearing its bot; False when it is unknown or
         already released (its first release time stays)."""
+
+    # --- address book (R6; bots/cli_contacts.py reads and checks, the store keeps) ----------
+
+    @abstractmethod
+    async def upsert_contacts(
+        self, contacts: Sequence[Contact], list_name: str | None = None
+    ) -> tuple[int, int]:
+        """Write contacts (numbers in E.164, already checked) as one unit, never a part of
+        them: a new number is created; a known one keeps its `created_at` and its fields
+        absent from the new contact, the others replaced (a number given twice is merged the
+        same way, in order). With `list_name`, every one of them joins that list (a list is
+        made by its first member). Returns how many numbers were (created, updated)."""
+
+    @abstractmethod
+    async def get_contact(self, phone: str) -> Contact | None: ...
+
+    @abstractmethod
+    async def contacts(self, list_name: str | None = None) -> list[Contact]:
+        """Every contact, or a list's members, by number."""
+
+    @abstractmethod
+    async def lists(self) -> dict[str, int]:
+        """Every list's name and number of members, by name."""

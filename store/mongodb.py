@@ -33,6 +33,7 @@ from store.base import LeaseLost, Store, StoreError, VersionConflict
 from store.mongodb_agents import MongoAgents
 from store.mongodb_billing import MongoBilling
 from store.mongodb_compliance import MongoCompliance
+from store.mongodb_contacts import MongoContacts
 from store.mongodb_documents import (
     SEQ_COUNTER,
     Doc,
@@ -78,7 +79,14 @@ progress, so reaching this means a storm, not a loop."""
 
 
 class MongoStore(
-    MongoOutbox, MongoAgents, MongoBilling, MongoCompliance, MongoTokens, MongoNumbers, Store
+    MongoOutbox,
+    MongoAgents,
+    MongoBilling,
+    MongoCompliance,
+    MongoTokens,
+    MongoNumbers,
+    MongoContacts,
+    Store,
 ):
     """MongoDB: a replica set (or mongos) for transactions; a standalone server works too.
     The outbox, the agents, billing, compliance, the admin API's tokens and the Time2Chat

@@ -270,6 +270,7 @@ class MongoCompliance(Connected):
             ("billing_states", c.billing_states, {"_id": _ends_with(":", phone)}),
             ("archive", c.archive, {"phone": phone}),
             ("red_list", c.red_list, {"phone": phone}),
+            ("contacts", c.contacts, {"_id": phone}),  # with the lists it is in
         ):
             counts[name] = (await table.delete_many(query, session=s)).deleted_count
         counts["opt_outs"] = await self._hash_opt_outs(phone, hashed, s)

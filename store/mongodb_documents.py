@@ -69,6 +69,7 @@ class Collections:
     archive: Collection
     api_tokens: Collection
     numbers: Collection
+    contacts: Collection
 
     @classmethod
     def of(cls, db: AsyncDatabase[Doc]) -> Collections:
@@ -124,6 +125,9 @@ INDEXES: dict[str, list[IndexModel]] = {
     # store/mongodb_tokens.py: a request's token is found by its hash.
     "api_tokens": [index_on("token_hash", unique=True), index_on("created_at", "_id")],
     # store/mongodb_numbers.py: every read goes by `_id`, the number: no other index.
+    # store/mongodb_contacts.py: by `_id`, the number; a list's members by its name
+    # (multikey). Erasure deletes by `_id`.
+    "contacts": [index_on("lists", "_id")],
 }
 
 

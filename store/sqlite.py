@@ -45,6 +45,7 @@ from store.records import (
 from store.sqlite_agents import SqliteAgents
 from store.sqlite_billing import SqliteBilling
 from store.sqlite_compliance import SqliteCompliance
+from store.sqlite_contacts import SqliteContacts
 from store.sqlite_numbers import SqliteNumbers
 from store.sqlite_outbox import SqliteOutbox, insert_outbound
 from store.sqlite_schema import (
@@ -101,7 +102,14 @@ _ARM_TIMER = "INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?, ?, ?)"
 
 
 class SqliteStore(
-    SqliteOutbox, SqliteAgents, SqliteBilling, SqliteCompliance, SqliteTokens, SqliteNumbers, Store
+    SqliteOutbox,
+    SqliteAgents,
+    SqliteBilling,
+    SqliteCompliance,
+    SqliteTokens,
+    SqliteNumbers,
+    SqliteContacts,
+    Store,
 ):
     """The outbox, the agents, billing and compliance are in `store/sqlite_outbox.py`,
     `store/sqlite_agents.py`, `store/sqlite_billing.py` and `store/sqlite_compliance.py`."""

@@ -65,6 +65,9 @@ _ERASE: tuple[tuple[str, str], ...] = (
     ("billing_states", f"DELETE FROM billing_states WHERE {RECIPIENT} = :phone"),
     ("archive", "DELETE FROM archive WHERE phone = :phone"),
     ("red_list", "DELETE FROM red_list WHERE phone = :phone"),
+    # The person's lists go with their contact, not counted apart (MongoDB keeps them in it).
+    ("", "DELETE FROM contact_lists WHERE phone = :phone"),
+    ("contacts", "DELETE FROM contacts WHERE phone = :phone"),
     # OR REPLACE: a record already kept under `hashed` (the person was erased before, then
     # wrote STOP or START again) gives way to the newer one.
     ("opt_outs", "UPDATE OR REPLACE opt_outs SET phone = :hashed WHERE phone = :phone"),
@@ -176,7 +179,7 @@ class SqliteCompliance(Connected):
                 counts = {name: db.execute(sql, params).rowcount for name, sql in _ERASE}
         finally:
             db.execute(f"PRAGMA secure_delete = {int(secure)}")
-        counts.pop("")
+        counts.pop("", None)
         return erased(**counts)
 
 

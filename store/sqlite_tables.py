@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from store.records import WAITING_OUTBOX, OutboxStatus
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """Kept in `PRAGMA user_version`; `create_schema` migrates from the number it finds there.
 Version 3 added the billing tables, version 4 the compliance tables (opt-outs, red list,
 archive) and the indexes that archiving and erasure walk, version 6 the admin API's tokens,
-version 7 the Time2Chat numbers: `TABLES` creates them in an older file as it is."""
+version 7 the Time2Chat numbers, version 8 the address book (contacts and their lists):
+`TABLES` creates them in an older file as it is."""
 
 WAITING = f"status IN ({', '.join(repr(s.value) for s in sorted(WAITING_OUTBOX))})"
 """The outbox entries still to be (re)sent, which hold back the later ones of their
@@ -166,6 +167,15 @@ TABLES = (
     """CREATE TABLE IF NOT EXISTS t2c_numbers (
         number TEXT PRIMARY KEY, declaration TEXT NOT NULL, declared_at INTEGER NOT NULL,
         bot_id TEXT, assigned_at INTEGER, released_at INTEGER)""",
+    # Version 8: the address book (store/sqlite_contacts.py). `fields` is a JSON object;
+    # a list's members are found by its name, a person's lists (for erasure) by the number.
+    """CREATE TABLE IF NOT EXISTS contacts (
+        phone TEXT PRIMARY KEY, fields TEXT NOT NULL, created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS contact_lists (
+        list_name TEXT NOT NULL, phone TEXT NOT NULL, PRIMARY KEY (list_name, phone))
+        WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS contact_lists_phone ON contact_lists (phone)",
 )
 
 UPGRADES: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {

@@ -20,6 +20,7 @@ from store.archiving import ERASED, erased, record_body
 from store.base import Store
 from store.billing_records import BillingState, LedgerEntry, LedgerKind
 from store.compliance_records import Archived, OptOut, RedListed
+from store.contacts_records import Contact
 from store.mongodb import MongoStore
 from store.mongodb_compliance import archived_doc
 from store.records import (
@@ -394,6 +395,7 @@ ERASED_ONCE = erased(
     red_list=1,
     opt_outs=1,
     ledger=2,
+    contacts=1,
 )
 RCS_STATE = f"rcs:causette-demo-agent:{PHONE}"
 T2C_STATE = f"t2c:+33912345678:{PHONE}"
@@ -433,6 +435,9 @@ async def populate(store: Store) -> None:
     await store.set_opt_out(opt_out(PHONES[2]))
     assert await store.red_list_add(red())
     assert await store.red_list_add(red(PHONES[2]))
+    fields = {"first_name": "Zoé", "tel": "0612345678"}
+    assert await store.upsert_contacts([Contact(PHONE, fields, T0, T0)], "clients") == (1, 0)
+    assert await store.upsert_contacts([Contact(PHONES[2], {}, T0, T0)], "clients") == (1, 0)
     # An event of the number being handled right now: its lease is held.
     await _claim_new(store, PHONE, NEW + timedelta(minutes=1))
 
@@ -489,6 +494,9 @@ async def test_erasure_removes_everything_of_the_number(backend: Backend) -> Non
     assert await store.get_billing_state(OTHER_STATE) == BillingState(OTHER_STATE, {}, 1)
     assert await store.get_opt_out(BUSINESS, PHONES[2]) == opt_out(PHONES[2])
     assert await store.red_list(BUSINESS) == [red(PHONES[2])]
+    assert await store.get_contact(PHONE) is None
+    assert await store.lists() == {"clients": 1}
+    assert await store.contacts("clients") == [Contact(PHONES[2], {}, T0, T0)]
 
     # Nowhere in the database, in any form.
     everything = await backend.dump()

@@ -14,6 +14,7 @@ from pymongo import AsyncMongoClient
 
 from store.billing_records import BillingState
 from store.compliance_records import OptOut, RedListed
+from store.contacts_records import Contact
 from store.numbers_records import NumberRecord
 from store.records import AgentRecord, AgentState, OutboxEntry, OutboxStatus
 from store.sqlite import SqliteStore
@@ -231,7 +232,7 @@ async def test_a_version_2_sqlite_file_gains_the_later_tables_on_open(tmp_path: 
     assert _layout(path) == await _fresh_layout(tmp_path)
     async with SqliteStore(path) as again:  # opening a current file changes nothing
         assert await again.get_billing_state(first.key) == first
-    assert _version(path) == SCHEMA_VERSION == 7
+    assert _version(path) == SCHEMA_VERSION == 8
 
 
 def _version(path: Path) -> int:
@@ -345,6 +346,29 @@ async def test_a_version_6_sqlite_file_gains_the_numbers_table_on_open(tmp_path:
         number = NumberRecord("+33937000001", {"client_name": "Garage Martin"}, T0)
         assert await store.declare_number(number)
         assert await store.get_number(number.number) == number
+    assert _layout(path) == await _fresh_layout(tmp_path)
+    assert _version(path) == SCHEMA_VERSION
+
+
+async def test_a_version_7_sqlite_file_gains_the_address_book_on_open(tmp_path: Path) -> None:
+    """Version 8 only added `contacts` and `contact_lists`: a version 7 file keeps what it
+    holds and can keep contacts."""
+    path = tmp_path / "v7.db"
+    number = NumberRecord("+33937000001", {"client_name": "Garage Martin"}, T0)
+    async with SqliteStore(path) as store:
+        assert await store.declare_number(number)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("DROP TABLE contact_lists")
+        db.execute("DROP TABLE contacts")
+        db.execute("PRAGMA user_version = 7")
+    finally:
+        db.close()
+    async with SqliteStore(path) as store:
+        assert await store.get_number(number.number) == number
+        zoe = Contact("+33612345678", {"first_name": "Zoé"}, T0, T0)
+        assert await store.upsert_contacts([zoe], "clients") == (1, 0)
+        assert await store.contacts("clients") == [zoe]
     assert _layout(path) == await _fresh_layout(tmp_path)
     assert _version(path) == SCHEMA_VERSION
 
