@@ -184,6 +184,12 @@ class Worker:
         if conversation is None:
             flow = self.flows.current(entry.bot_id)
             conversation = self._new_conversation(claim, flow, profile)
+            stored = await self.store.get_contact(entry.phone)
+            if stored is not None:
+                # The address book's fields are the person's `contact.*` in templates; what
+                # the start request gives wins (R6 lists, `causette contacts import`).
+                contact = {**stored.fields, **conversation.contact}
+                conversation = replace(conversation, contact=contact)
             snapshot = new_snapshot(flow, conversation.vars)
             # A message from someone not in conversation starts one, then is read by it.
             event = None if isinstance(event, Start) else event

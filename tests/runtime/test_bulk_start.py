@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from bots.outbox import RecordingSender
 from messaging.clock import FakeClock
+from store.contacts_records import Contact
 from tests.runtime.conftest import RuntimeFactory
 
 
@@ -44,3 +45,22 @@ async def test_a_paced_start_spreads_the_first_messages(
     clock.advance(timedelta(minutes=1))
     await runtime.run_until_idle()
     assert len({entry.phone for entry in sender.sent}) == 4
+
+
+async def test_the_address_book_fields_reach_the_templates(
+    make_runtime: RuntimeFactory, sender: RecordingSender, clock: FakeClock
+) -> None:
+    """`contact.*` in a flow reads the fields of `causette contacts import` (R6)."""
+    runtime = make_runtime()
+    await runtime.open()
+    await runtime.store.upsert_contacts(
+        [Contact("+33612345678", {"first_name": "Zoé", "ville": "Lyon"}, clock.now(), clock.now())],
+        None,
+    )
+    await runtime.start_many("rdv", ["06 12 34 56 78"], key="annuaire")
+    await runtime.run_until_idle()
+    conversation = await runtime.store.get_conversation("rdv", "+33612345678")
+    assert conversation is not None
+    assert conversation.contact["first_name"] == "Zoé"
+    assert conversation.contact["ville"] == "Lyon"
+    assert "Zoé" in str(sender.sent[0].content)
