@@ -17,6 +17,7 @@ from rich.console import Console
 from bots.chat import ChatOptions, run_chat
 from bots.cli_agents import agents
 from bots.cli_billing import billing
+from bots.cli_campaigns import campaigns
 from bots.cli_compliance import redlist, retention
 from bots.cli_contacts import contacts
 from bots.cli_messages import messages
@@ -62,6 +63,7 @@ main.add_command(billing)
 main.add_command(agents)
 main.add_command(redlist)
 main.add_command(contacts)
+main.add_command(campaigns)
 main.add_command(retention)
 main.add_command(tokens)
 main.add_command(numbers)

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Self
 
 from store.billing_records import BillingState, CreditPurchase, LedgerEntry
+from store.campaigns_records import Campaign
 from store.compliance_records import Archived, OptOut, RedListed
 from store.contacts_records import Contact
 from store.numbers_records import NumberRecord
@@ -457,3 +458,22 @@ class Store(ABC):
     @abstractmethod
     async def lists(self) -> dict[str, int]:
         """Every list's name and number of members, by name."""
+
+    # --- campaigns (bots/campaigns.py runs them, the store keeps) -----------------------------
+
+    @abstractmethod
+    async def save_campaign(self, campaign: Campaign) -> bool:
+        """Keep a new campaign; False (nothing written) when its id exists."""
+
+    @abstractmethod
+    async def get_campaign(self, campaign_id: str) -> Campaign | None: ...
+
+    @abstractmethod
+    async def list_campaigns(self) -> list[Campaign]:
+        """Every campaign, oldest first (ties by id)."""
+
+    @abstractmethod
+    async def update_campaign(self, campaign: Campaign) -> bool:
+        """Replace a stored campaign: `campaign.version` must be the stored version plus one;
+        False, and nothing written, otherwise (another writer got there first, or no such
+        campaign)."""

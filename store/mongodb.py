@@ -32,6 +32,7 @@ from pymongo.errors import DuplicateKeyError
 from store.base import LeaseLost, Store, StoreError, VersionConflict
 from store.mongodb_agents import MongoAgents
 from store.mongodb_billing import MongoBilling
+from store.mongodb_campaigns import MongoCampaigns
 from store.mongodb_compliance import MongoCompliance
 from store.mongodb_contacts import MongoContacts
 from store.mongodb_documents import (
@@ -86,6 +87,7 @@ class MongoStore(
     MongoTokens,
     MongoNumbers,
     MongoContacts,
+    MongoCampaigns,
     Store,
 ):
     """MongoDB: a replica set (or mongos) for transactions; a standalone server works too.

@@ -273,6 +273,11 @@ class MongoCompliance(Connected):
             ("contacts", c.contacts, {"_id": phone}),  # with the lists it is in
         ):
             counts[name] = (await table.delete_many(query, session=s)).deleted_count
+        # A campaign's own recipients (from a CSV) lose the person's row.
+        campaigns = await c.campaigns.update_many(
+            {"recipients.phone": phone}, {"$pull": {"recipients": {"phone": phone}}}, session=s
+        )
+        counts["campaigns"] = campaigns.modified_count
         counts["opt_outs"] = await self._hash_opt_outs(phone, hashed, s)
         ledger = await c.ledger.update_many(
             {"recipient": phone}, {"$set": {"recipient": hashed}}, session=s

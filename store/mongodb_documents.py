@@ -70,6 +70,7 @@ class Collections:
     api_tokens: Collection
     numbers: Collection
     contacts: Collection
+    campaigns: Collection
 
     @classmethod
     def of(cls, db: AsyncDatabase[Doc]) -> Collections:
@@ -128,6 +129,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     # store/mongodb_contacts.py: by `_id`, the number; a list's members by its name
     # (multikey). Erasure deletes by `_id`.
     "contacts": [index_on("lists", "_id")],
+    # store/mongodb_campaigns.py: listed oldest first.
+    "campaigns": [index_on("created_at", "_id")],
 }
 
 

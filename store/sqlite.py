@@ -44,6 +44,7 @@ from store.records import (
 )
 from store.sqlite_agents import SqliteAgents
 from store.sqlite_billing import SqliteBilling
+from store.sqlite_campaigns import SqliteCampaigns
 from store.sqlite_compliance import SqliteCompliance
 from store.sqlite_contacts import SqliteContacts
 from store.sqlite_numbers import SqliteNumbers
@@ -109,6 +110,7 @@ class SqliteStore(
     SqliteTokens,
     SqliteNumbers,
     SqliteContacts,
+    SqliteCampaigns,
     Store,
 ):
     """The outbox, the agents, billing and compliance are in `store/sqlite_outbox.py`,

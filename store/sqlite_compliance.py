@@ -68,6 +68,16 @@ _ERASE: tuple[tuple[str, str], ...] = (
     # The person's lists go with their contact, not counted apart (MongoDB keeps them in it).
     ("", "DELETE FROM contact_lists WHERE phone = :phone"),
     ("contacts", "DELETE FROM contacts WHERE phone = :phone"),
+    # A campaign's own recipients (from a CSV) lose the person's row; the count is of campaigns.
+    (
+        "campaigns",
+        """UPDATE campaigns SET recipients = (
+            SELECT COALESCE(json_group_array(json(row.value)), '[]')
+            FROM json_each(campaigns.recipients) AS row
+            WHERE json_extract(row.value, '$.phone') != :phone)
+        WHERE EXISTS (SELECT 1 FROM json_each(campaigns.recipients) AS row
+            WHERE json_extract(row.value, '$.phone') = :phone)""",
+    ),
     # OR REPLACE: a record already kept under `hashed` (the person was erased before, then
     # wrote STOP or START again) gives way to the newer one.
     ("opt_outs", "UPDATE OR REPLACE opt_outs SET phone = :hashed WHERE phone = :phone"),

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from store.records import WAITING_OUTBOX, OutboxStatus
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """Kept in `PRAGMA user_version`; `create_schema` migrates from the number it finds there.
 Version 3 added the billing tables, version 4 the compliance tables (opt-outs, red list,
 archive) and the indexes that archiving and erasure walk, version 6 the admin API's tokens,
-version 7 the Time2Chat numbers, version 8 the address book (contacts and their lists):
-`TABLES` creates them in an older file as it is."""
+version 7 the Time2Chat numbers, version 8 the address book (contacts and their lists),
+version 9 the campaigns: `TABLES` creates them in an older file as it is."""
 
 WAITING = f"status IN ({', '.join(repr(s.value) for s in sorted(WAITING_OUTBOX))})"
 """The outbox entries still to be (re)sent, which hold back the later ones of their
@@ -176,6 +176,14 @@ TABLES = (
         list_name TEXT NOT NULL, phone TEXT NOT NULL, PRIMARY KEY (list_name, phone))
         WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS contact_lists_phone ON contact_lists (phone)",
+    # Version 9: the campaigns (store/sqlite_campaigns.py); `recipients` (a CSV's rows) and
+    # `vars` are JSON.
+    """CREATE TABLE IF NOT EXISTS campaigns (
+        id TEXT PRIMARY KEY, bot_id TEXT NOT NULL, list_name TEXT, recipients TEXT NOT NULL,
+        vars TEXT NOT NULL, send_at INTEGER NOT NULL, per_minute REAL, status TEXT NOT NULL,
+        started INTEGER NOT NULL, merged INTEGER NOT NULL, invalid INTEGER NOT NULL,
+        version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS campaigns_created ON campaigns (created_at, id)",
 )
 
 UPGRADES: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {

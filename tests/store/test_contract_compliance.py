@@ -19,6 +19,7 @@ from store import sqlite_compliance
 from store.archiving import ERASED, erased, record_body
 from store.base import Store
 from store.billing_records import BillingState, LedgerEntry, LedgerKind
+from store.campaigns_records import Campaign, CampaignRecipient, CampaignStatus
 from store.compliance_records import Archived, OptOut, RedListed
 from store.contacts_records import Contact
 from store.mongodb import MongoStore
@@ -396,6 +397,7 @@ ERASED_ONCE = erased(
     opt_outs=1,
     ledger=2,
     contacts=1,
+    campaigns=1,
 )
 RCS_STATE = f"rcs:causette-demo-agent:{PHONE}"
 T2C_STATE = f"t2c:+33912345678:{PHONE}"
@@ -438,6 +440,9 @@ async def populate(store: Store) -> None:
     fields = {"first_name": "Zoé", "tel": "0612345678"}
     assert await store.upsert_contacts([Contact(PHONE, fields, T0, T0)], "clients") == (1, 0)
     assert await store.upsert_contacts([Contact(PHONES[2], {}, T0, T0)], "clients") == (1, 0)
+    rows = (CampaignRecipient(PHONE, {"code": "A1"}), CampaignRecipient(PHONES[2], {}))
+    campaign = Campaign("soldes", BOT, None, rows, {}, T0, None, CampaignStatus.SCHEDULED, T0, T0)
+    assert await store.save_campaign(campaign)
     # An event of the number being handled right now: its lease is held.
     await _claim_new(store, PHONE, NEW + timedelta(minutes=1))
 

@@ -13,6 +13,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from store.billing_records import BillingState
+from store.campaigns_records import Campaign, CampaignStatus
 from store.compliance_records import OptOut, RedListed
 from store.contacts_records import Contact
 from store.numbers_records import NumberRecord
@@ -232,7 +233,7 @@ async def test_a_version_2_sqlite_file_gains_the_later_tables_on_open(tmp_path: 
     assert _layout(path) == await _fresh_layout(tmp_path)
     async with SqliteStore(path) as again:  # opening a current file changes nothing
         assert await again.get_billing_state(first.key) == first
-    assert _version(path) == SCHEMA_VERSION == 8
+    assert _version(path) == SCHEMA_VERSION == 9
 
 
 def _version(path: Path) -> int:
@@ -369,6 +370,30 @@ async def test_a_version_7_sqlite_file_gains_the_address_book_on_open(tmp_path: 
         zoe = Contact("+33612345678", {"first_name": "Zoé"}, T0, T0)
         assert await store.upsert_contacts([zoe], "clients") == (1, 0)
         assert await store.contacts("clients") == [zoe]
+    assert _layout(path) == await _fresh_layout(tmp_path)
+    assert _version(path) == SCHEMA_VERSION
+
+
+async def test_a_version_8_sqlite_file_gains_the_campaigns_table_on_open(tmp_path: Path) -> None:
+    """Version 9 only added `campaigns`: a version 8 file keeps what it holds and can keep
+    campaigns."""
+    path = tmp_path / "v8.db"
+    zoe = Contact("+33612345678", {"first_name": "Zoé"}, T0, T0)
+    async with SqliteStore(path) as store:
+        assert await store.upsert_contacts([zoe], "clients") == (1, 0)
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("DROP TABLE campaigns")
+        db.execute("PRAGMA user_version = 8")
+    finally:
+        db.close()
+    async with SqliteStore(path) as store:
+        assert await store.contacts("clients") == [zoe]
+        campaign = Campaign(
+            "soldes", "rdv", "clients", (), {}, T0, None, CampaignStatus.SCHEDULED, T0, T0
+        )
+        assert await store.save_campaign(campaign)
+        assert await store.get_campaign("soldes") == campaign
     assert _layout(path) == await _fresh_layout(tmp_path)
     assert _version(path) == SCHEMA_VERSION
 
