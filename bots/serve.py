@@ -17,6 +17,7 @@ from aiohttp import web
 from agents.google_auth import TokenSource
 from bots.admin import add_admin_api
 from bots.app import RUNTIME, create_app
+from bots.campaigns import run_due_campaigns
 from bots.config import Settings
 from bots.http import AiohttpCaller
 from bots.metrics import Metrics
@@ -31,6 +32,7 @@ from store.url import store_from_url
 log = logging.getLogger(__name__)
 
 FLOW_WATCH_PERIOD = timedelta(seconds=2)
+CAMPAIGN_PERIOD = timedelta(seconds=30)
 
 
 def runtime_from_settings(
@@ -114,6 +116,7 @@ def serve(settings: Settings, environ: Mapping[str, str], host: str, port: int) 
         add_webhooks(app, settings, environ, runtime)
         add_admin_api(app, runtime)
         app.cleanup_ctx.append(_watch_flows)
+        app.cleanup_ctx.append(_run_campaigns)
 
         async def close_sessions(_: web.Application) -> None:
             await caller.__aexit__(None, None, None)
@@ -123,6 +126,27 @@ def serve(settings: Settings, environ: Mapping[str, str], host: str, port: int) 
         return app
 
     web.run_app(application(), host=host, port=port, access_log=None, print=None)
+
+
+async def _run_campaigns(app: web.Application) -> AsyncIterator[None]:
+    """Start the campaigns that fall due (R1: sends now or scheduled), every `CAMPAIGN_PERIOD`."""
+    runtime = app[RUNTIME]
+
+    async def loop() -> None:
+        while True:
+            try:
+                await run_due_campaigns(runtime, runtime.clock.now())
+            except Exception:  # the store may be briefly unreachable: next round
+                log.exception("running due campaigns failed; trying again")
+            await asyncio.sleep(CAMPAIGN_PERIOD.total_seconds())
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _watch_flows(app: web.Application) -> AsyncIterator[None]:
