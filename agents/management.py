@@ -32,19 +32,19 @@ import json
 import logging
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import aiohttp
 from yarl import URL
 
-from agents.errors import Invalid, Permanent, ProviderError, RateLimited, Transient
+from agents.errors import Invalid, ProviderError, Transient
 from agents.google_auth import TokenSource
 from agents.rbm import (
+    Answer,
+    google_error,
     google_error_summary,
     normalise_agent_id,
-    parse_retry_after,
     scrub,
     transport_error,
 )
@@ -246,7 +246,7 @@ class ManagementClient:
         action: str,
         phone: Phone | None,
         secrets: Sequence[str],
-    ) -> _Answer:
+    ) -> Answer:
         headers = {"Authorization": f"Bearer {token}"}
         if data is not None:
             headers["Content-Type"] = "application/json"
@@ -259,7 +259,7 @@ class ManagementClient:
                 timeout=self._timeout,
                 allow_redirects=False,
             ) as response:
-                answer = _Answer(response.status, await response.read(), response.headers)
+                answer = Answer(response.status, await response.read(), response.headers)
         except (TimeoutError, aiohttp.ClientError) as error:
             raise transport_error(
                 error, f"RBM management {action}", phone, (token, *secrets)
@@ -268,30 +268,13 @@ class ManagementClient:
         return answer
 
     def _error(
-        self, answer: _Answer, action: str, phone: Phone | None, secrets: Sequence[str]
+        self, answer: Answer, action: str, phone: Phone | None, secrets: Sequence[str]
     ) -> ProviderError:
         status = answer.status
-        text = answer.body.decode("utf-8", "replace")
-        body = scrub(text, phone, secrets, limit=ERROR_BODY_LIMIT)
+        body = scrub(answer.text, phone, secrets, limit=ERROR_BODY_LIMIT)
         summary = scrub(google_error_summary(answer.body), phone, secrets, limit=200)
         message = f"RBM management {action}: HTTP {status}" + (f" {summary}" if summary else "")
-        if status == 429:
-            delay = parse_retry_after(answer.headers.get("Retry-After"), self._clock.now())
-            return RateLimited(message, status=status, body=body, retry_after=delay)
-        if status == 400:
-            return Invalid(message, status=status, body=body)
-        if status >= 500:
-            return Transient(message, status=status, body=body)
-        if status == 401:
-            return Permanent(message + " (refused a fresh token too)", status=status, body=body)
-        return Permanent(message, status=status, body=body)
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    status: int
-    body: bytes
-    headers: Mapping[str, str]
+        return google_error(answer, message, body, self._clock.now())
 
 
 def _brand(name: str) -> str:

@@ -207,7 +207,7 @@ class RbmClient:
         *,
         action: str,
         expect: Collection[int] = (200,),
-    ) -> _Answer:
+    ) -> Answer:
         # agentId is required on every messaging call (rbm.md §0); the call's own id goes first,
         # as in Google's documentation.
         url = self._base.joinpath("v1", "phones", phone.e164, *path).with_query(
@@ -227,7 +227,7 @@ class RbmClient:
 
     async def _exchange(
         self, method: str, url: URL, body: bytes | None, token: str, phone: Phone, action: str
-    ) -> _Answer:
+    ) -> Answer:
         headers = {"Authorization": f"Bearer {token}"}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -241,7 +241,7 @@ class RbmClient:
                 allow_redirects=False,  # Google does not redirect; a redirect is a wrong base URL
             ) as response:
                 raw = await response.read()
-                answer = _Answer(response.status, raw, response.headers)
+                answer = Answer(response.status, raw, response.headers)
         except (TimeoutError, aiohttp.ClientError) as error:
             raise transport_error(
                 error, f"RBM {action} for {phone.masked}", phone, (token,)
@@ -249,7 +249,7 @@ class RbmClient:
         _log.debug("RBM %s for %s: HTTP %d", action, phone.masked, answer.status)
         return answer
 
-    def _error(self, answer: _Answer, phone: Phone, action: str, token: str) -> ProviderError:
+    def _error(self, answer: Answer, phone: Phone, action: str, token: str) -> ProviderError:
         status = answer.status
         body = scrub(answer.text, phone, (token,), limit=ERROR_BODY_LIMIT)
         summary = scrub(google_error_summary(answer.body), phone, (token,), limit=200)
@@ -259,20 +259,27 @@ class RbmClient:
         if status in (403, 404):
             # Both mean "not reachable by RBM": Google moved cases between them (rbm.md §6).
             return NotReachable(message, status=status, body=body)
-        if status == 429:
-            delay = parse_retry_after(answer.headers.get("Retry-After"), self._clock.now())
-            return RateLimited(message, status=status, body=body, retry_after=delay)
-        if status == 400:
-            return Invalid(message, status=status, body=body)
-        if status >= 500:
-            return Transient(message, status=status, body=body)
-        if status == 401:
-            return Permanent(message + " (refused a fresh token too)", status=status, body=body)
-        return Permanent(message, status=status, body=body)
+        return google_error(answer, message, body, self._clock.now())
+
+
+def google_error(answer: Answer, message: str, body: str, now: datetime) -> ProviderError:
+    """The `agents.errors` type of a Google API refusal (rbm.md §6): 429 to wait for, 400 a
+    request to fix, 5xx to retry, a second 401 or anything else for good."""
+    status = answer.status
+    if status == 429:
+        delay = parse_retry_after(answer.headers.get("Retry-After"), now)
+        return RateLimited(message, status=status, body=body, retry_after=delay)
+    if status == 400:
+        return Invalid(message, status=status, body=body)
+    if status >= 500:
+        return Transient(message, status=status, body=body)
+    if status == 401:
+        return Permanent(message + " (refused a fresh token too)", status=status, body=body)
+    return Permanent(message, status=status, body=body)
 
 
 @dataclass(frozen=True, slots=True)
-class _Answer:
+class Answer:
     status: int
     body: bytes
     headers: Mapping[str, str]
