@@ -23,7 +23,7 @@ from agents.errors import ProviderError
 from agents.google_auth import BUSINESS_COMMUNICATIONS_SCOPE, ServiceAccountTokens
 from agents.management import ManagementClient
 from agents.registry import reactivate, register, status, sync
-from bots.cli_runtime import EXIT_FAILED, config_option, settings_or_exit
+from bots.cli_runtime import EXIT_FAILED, config_option, settings_or_exit, with_store
 from bots.config import RbmProvider, Settings
 from fallback.agent_status import unusable_reason
 from messaging.clock import SystemClock
@@ -123,12 +123,11 @@ def reactivate_agent(config_path: Path, agent_id: str) -> None:
     the router sends by RCS again, and counts the inactivity from now."""
     settings = settings_or_exit(config_path)
 
-    async def work() -> str:
-        async with store_from_url(settings.store) as store:
-            record = await reactivate(store, agent_id, SystemClock().now())
+    async def work(store: Store) -> str:
+        record = await reactivate(store, agent_id, SystemClock().now())
         return f"{agent_id}: reactivated at {record.reactivated_at:%Y-%m-%d %H:%M} UTC"
 
-    click.echo(asyncio.run(work()))
+    click.echo(with_store(settings, work))
 
 
 def _rbm(settings: Settings) -> RbmProvider:

@@ -9,13 +9,11 @@ cron (or by hand) for now; `causette serve` does not run campaigns by itself yet
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
@@ -25,15 +23,13 @@ from rich.table import Table
 
 from bots.campaigns import run_due_campaigns, set_status
 from bots.cli_contacts import CsvFileError, read_contacts
-from bots.cli_runtime import EXIT_FAILED, config_option, settings_or_exit
+from bots.cli_runtime import EXIT_FAILED, config_option, settings_or_exit, with_store
 from bots.config import Settings
 from bots.runtime import Runtime
 from messaging.clock import SystemClock
 from store.base import Store
 from store.campaigns_records import Campaign, CampaignRecipient, CampaignStatus
-from store.url import store_from_url
 
-T = TypeVar("T")
 PARIS = ZoneInfo("Europe/Paris")
 """`--send-at` without an offset is read as Paris time."""
 
@@ -141,7 +137,7 @@ def create(
     async def save(store: Store) -> bool:
         return await store.save_campaign(campaign)
 
-    if not _with_store(settings, save):
+    if not with_store(settings, save):
         _fail(f"campaign {campaign.id!r} exists already")
     click.echo(f"campaign {campaign.id} scheduled for {campaign.send_at.isoformat()}")
 
@@ -150,7 +146,7 @@ def _get(settings: Settings, campaign_id: str) -> Campaign:
     async def read(store: Store) -> Campaign | None:
         return await store.get_campaign(campaign_id)
 
-    campaign = _with_store(settings, read)
+    campaign = with_store(settings, read)
     if campaign is None:
         _fail(f"no campaign {campaign_id!r}")
     return campaign
@@ -199,7 +195,7 @@ def list_campaigns(config_path: Path) -> None:
         return await store.list_campaigns()
 
     table = Table("id", "bot", "to", "send at", "status", "started")
-    for c in _with_store(settings, read):
+    for c in with_store(settings, read):
         to = f"list {c.list_name}" if c.list_name else f"{len(c.recipients)} rows"
         table.add_row(c.id, c.bot_id, to, c.send_at.isoformat(), c.status.value, str(c.started))
     Console(highlight=False).print(table)
@@ -216,7 +212,7 @@ def _status_command(action: str, help_text: str) -> None:
             return await set_status(store, campaign_id, action, SystemClock().now())
 
         try:
-            campaign = _with_store(settings, change)
+            campaign = with_store(settings, change)
         except ValueError as error:
             _fail(str(error))
         click.echo(f"campaign {campaign.id}: {campaign.status.value}")
@@ -238,12 +234,4 @@ def run(config_path: Path) -> None:
     async def start(store: Store) -> int:
         return await run_due_campaigns(Runtime(store, {}, {}, clock=clock), clock.now())
 
-    click.echo(f"{_with_store(settings, start)} campaign(s) run")
-
-
-def _with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> T:
-    async def run() -> T:
-        async with store_from_url(settings.store) as store:
-            return await action(store)
-
-    return asyncio.run(run())
+    click.echo(f"{with_store(settings, start)} campaign(s) run")

@@ -3,28 +3,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from bots.cli_runtime import EXIT_FAILED, config_option, settings_or_exit
+from bots.cli_runtime import EXIT_FAILED, config_option, settings_or_exit, with_store
 from bots.config import Settings
 from bots.retention import run_retention
 from messaging.clock import SystemClock
 from messaging.phone import InvalidPhoneError, Phone
 from store.base import Store
 from store.compliance_records import RedListed
-from store.url import store_from_url
-
-T = TypeVar("T")
 
 
 def phone_argument(raw: str) -> Phone:
@@ -62,7 +56,7 @@ def redlist_add(config_path: Path, business: str | None, phone: str, reason: str
     async def add(store: Store) -> bool:
         return await store.red_list_add(entry)
 
-    added = _with_store(settings, add)
+    added = with_store(settings, add)
     click.echo(f"{number.masked}: {'added to' if added else 'already on'} the red list")
 
 
@@ -78,7 +72,7 @@ def redlist_remove(config_path: Path, business: str | None, phone: str) -> None:
     async def remove(store: Store) -> bool:
         return await store.red_list_remove(business_of(settings, business), number.e164)
 
-    if not _with_store(settings, remove):
+    if not with_store(settings, remove):
         click.echo(f"{number.masked} is not on the red list", err=True)
         sys.exit(EXIT_FAILED)
     click.echo(f"{number.masked}: removed from the red list")
@@ -95,7 +89,7 @@ def redlist_list(config_path: Path, business: str | None, as_json: bool) -> None
     async def read(store: Store) -> list[RedListed]:
         return await store.red_list(business_of(settings, business))
 
-    entries = _with_store(settings, read)
+    entries = with_store(settings, read)
     if as_json:
         rows = [{"phone": e.phone, "at": e.at.isoformat(), "reason": e.reason} for e in entries]
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -130,17 +124,9 @@ def retention_run(config_path: Path, dry_run: bool) -> None:
     async def run(store: Store) -> tuple[int, int]:
         return await run_retention(store, archive_cut, purge_cut)
 
-    moved, purged = _with_store(settings, run)
+    moved, purged = with_store(settings, run)
     click.echo(f"archived {moved} record(s), deleted {purged} archived record(s)")
 
 
 def _day(instant: datetime) -> str:
     return instant.astimezone(UTC).date().isoformat()
-
-
-def _with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> T:
-    async def run() -> T:
-        async with store_from_url(settings.store) as store:
-            return await action(store)
-
-    return asyncio.run(run())

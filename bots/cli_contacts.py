@@ -9,17 +9,15 @@ valid contacts are written in one store call, which writes them all or none.
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import os
 import re
 import sys
 import unicodedata
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 import click
 from rich.console import Console
@@ -27,16 +25,12 @@ from rich.progress import Progress
 from rich.table import Table
 
 from bots.cli_compliance import phone_argument
-from bots.cli_runtime import EXIT_FAILED, config_option, settings_or_exit
-from bots.config import Settings
+from bots.cli_runtime import EXIT_FAILED, config_option, settings_or_exit, with_store
 from compliance.erasure import hashed_phone
 from messaging.clock import SystemClock
 from messaging.phone import InvalidPhoneError, Phone
 from store.base import Store
 from store.contacts_records import Contact
-from store.url import store_from_url
-
-T = TypeVar("T")
 
 PHONE_COLUMNS = ("phone", "telephone", "numero", "mobile")
 """The names a CSV's number column may have, once slugged; the first one found is used."""
@@ -188,7 +182,7 @@ def import_contacts(
     async def write(store: Store) -> tuple[int, int]:
         return await store.upsert_contacts(people, list_name)
 
-    created, updated = _with_store(settings, write)
+    created, updated = with_store(settings, write)
     click.echo(
         f"{len(people)} contacts imported ({created} created, {updated} updated), "
         f"{read.merged} duplicates merged, {skipped} invalid rows skipped"
@@ -223,7 +217,7 @@ def export_contacts(config_path: Path, list_name: str | None, output: Path | Non
     async def read(store: Store) -> list[Contact]:
         return await store.contacts(list_name)
 
-    people = _with_store(settings, read)
+    people = with_store(settings, read)
     names = sorted({name for person in people for name in person.fields})
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -247,7 +241,7 @@ def contact_lists(config_path: Path) -> None:
         return await store.lists()
 
     table = Table("list", "contacts")
-    for name, size in _with_store(settings, read).items():
+    for name, size in with_store(settings, read).items():
         table.add_row(name, str(size))
     Console(highlight=False).print(table)
 
@@ -279,15 +273,7 @@ def erase(config_path: Path, phone: str, yes: bool) -> None:
     async def run(store: Store) -> dict[str, int]:
         return await store.erase_phone(number.e164, hashed)
 
-    counts = _with_store(settings, run)
+    counts = with_store(settings, run)
     for table, count in counts.items():
         click.echo(f"{table}: {count}")
     click.echo(f"{number.masked} erased; kept as {hashed[:17]}… where the law requires a trace")
-
-
-def _with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> T:
-    async def run() -> T:
-        async with store_from_url(settings.store) as store:
-            return await action(store)
-
-    return asyncio.run(run())

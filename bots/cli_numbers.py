@@ -4,13 +4,11 @@ assigned to the bot it serves; `causette serve` refuses a bot whose number is no
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import yaml
@@ -19,15 +17,13 @@ from rich.console import Console
 from rich.table import Table
 
 from agents.numbers import NumberDeclaration
-from bots.cli_runtime import EXIT_FAILED, config_option, settings_or_exit
+from bots.cli_runtime import EXIT_FAILED, config_option, settings_or_exit, with_store
 from bots.config import Settings
 from messaging.clock import SystemClock
 from messaging.phone import InvalidPhoneError, Phone
 from store.base import Store
 from store.numbers_records import NumberRecord
 from store.url import store_from_url
-
-T = TypeVar("T")
 
 FIELDS = ("client_name", "siret", "usage")
 CONTACT_FIELDS = ("last_name", "first_name", "phone", "email")
@@ -82,7 +78,7 @@ def numbers_declare(
             return False, existing
         return await store.declare_number(record), None
 
-    declared, existing = _with_store(settings, declare)
+    declared, existing = with_store(settings, declare)
     if declared:
         click.echo(f"number {e164} declared for {declaration.client_name}")
         return
@@ -107,7 +103,7 @@ def numbers_list(config_path: Path, as_json: bool) -> None:
     async def read(store: Store) -> list[NumberRecord]:
         return await store.list_numbers()
 
-    records = _with_store(settings, read)
+    records = with_store(settings, read)
     if as_json:
         click.echo(json.dumps([_row(r) for r in records], ensure_ascii=False, indent=2))
         return
@@ -143,7 +139,7 @@ def numbers_assign(config_path: Path, number: str, bot_id: str) -> None:
     async def assign(store: Store) -> bool:
         return await store.assign_number(e164, bot_id, now)
 
-    if not _with_store(settings, assign):
+    if not with_store(settings, assign):
         click.echo(f"number {e164} is not declared: declare it first (R11)", err=True)
         sys.exit(EXIT_FAILED)
     click.echo(f"number {e164} assigned to {bot_id}")
@@ -164,7 +160,7 @@ def numbers_release(config_path: Path, number: str) -> None:
     async def release(store: Store) -> bool:
         return await store.release_number(e164, now)
 
-    if not _with_store(settings, release):
+    if not with_store(settings, release):
         click.echo(f"no declared number {e164}", err=True)
         sys.exit(EXIT_FAILED)
     click.echo(f"number {e164} released")
@@ -266,11 +262,3 @@ def _masked(phone: str) -> str:
 
 def _minutes(moment: datetime) -> str:
     return moment.isoformat(timespec="minutes")
-
-
-def _with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> T:
-    async def run() -> T:
-        async with store_from_url(settings.store) as store:
-            return await action(store)
-
-    return asyncio.run(run())

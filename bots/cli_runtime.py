@@ -6,7 +6,9 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
@@ -16,10 +18,12 @@ from bots.serve import serve as serve_forever
 from flows.problems import FlowError
 from flows.validation import load_flow
 from messaging.clock import SystemClock
+from store.base import Store
 from store.records import FlowVersion
 from store.url import store_from_url
 
 EXIT_FAILED = 1
+T = TypeVar("T")
 
 config_option = click.option(
     "--config",
@@ -52,6 +56,17 @@ def settings_or_exit(path: Path) -> Settings:
         click.echo("\n".join(str(p) for p in problems), err=True)
         sys.exit(EXIT_FAILED)
     return settings
+
+
+def with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> T:
+    """Run `action` on the configuration's store, opened for it and closed after (commands
+    that read or write the store once)."""
+
+    async def run() -> T:
+        async with store_from_url(settings.store) as store:
+            return await action(store)
+
+    return asyncio.run(run())
 
 
 @click.command()

@@ -5,28 +5,22 @@ A new token is printed once, at creation; the store keeps only its SHA-256.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from bots.admin.auth import hash_token, new_token
-from bots.cli_runtime import EXIT_FAILED, config_option, settings_or_exit
-from bots.config import Settings
+from bots.cli_runtime import EXIT_FAILED, config_option, settings_or_exit, with_store
 from messaging.clock import SystemClock
 from store.base import Store
 from store.tokens_records import ALL_BOTS, ApiToken
-from store.url import store_from_url
-
-T = TypeVar("T")
 
 
 @click.group()
@@ -60,7 +54,7 @@ def tokens_create(
     async def save(store: Store) -> None:
         await store.save_token(record)
 
-    _with_store(settings, save)
+    with_store(settings, save)
     if as_json:
         click.echo(json.dumps({**_row(record), "token": secret}, ensure_ascii=False, indent=2))
         return
@@ -78,7 +72,7 @@ def tokens_list(config_path: Path, as_json: bool) -> None:
     async def read(store: Store) -> list[ApiToken]:
         return await store.list_tokens()
 
-    records = _with_store(settings, read)
+    records = with_store(settings, read)
     if as_json:
         click.echo(json.dumps([_row(r) for r in records], ensure_ascii=False, indent=2))
         return
@@ -100,7 +94,7 @@ def tokens_revoke(config_path: Path, token_id: str) -> None:
     async def revoke(store: Store) -> bool:
         return await store.revoke_token(token_id, now)
 
-    if not _with_store(settings, revoke):
+    if not with_store(settings, revoke):
         click.echo(f"no live token {token_id}", err=True)
         sys.exit(EXIT_FAILED)
     click.echo(f"token {token_id} revoked")
@@ -121,11 +115,3 @@ def _row(record: ApiToken) -> dict[str, Any]:
 
 def _minutes(moment: datetime) -> str:
     return moment.isoformat(timespec="minutes")
-
-
-def _with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> T:
-    async def run() -> T:
-        async with store_from_url(settings.store) as store:
-            return await action(store)
-
-    return asyncio.run(run())
