@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo chat serve test install browser lint typecheck imports pytest conversations bench clean
+.PHONY: demo chat serve test install browser lint typecheck imports pytest conversations compose bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,11 +48,22 @@ browser: $(CHROMIUM)
 pytest: install browser
 	$(BIN)/pytest
 
+# docker-compose.yml is checked by Debian's docker-compose (root installs it), which parses and
+# resolves the file without a Docker engine: this machine has none to run it.
+DOCKER_COMPOSE := /usr/bin/docker-compose
+
+$(DOCKER_COMPOSE):
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y docker-compose
+
+compose: $(DOCKER_COMPOSE)
+	$(DOCKER_COMPOSE) -f docker-compose.yml config -q
+
 conversations: install
 	$(BIN)/causette validate examples/flows
 	$(BIN)/causette test examples/tests
 
-test: lint typecheck imports conversations pytest
+test: lint typecheck imports conversations compose pytest
 
 bench: install
 	$(BIN)/python benchmarks/flow_step.py

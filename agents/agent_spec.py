@@ -125,7 +125,8 @@ def _color(value: str) -> str:
     return value
 
 
-def _region(value: str) -> str:
+def region_id(value: str) -> str:
+    """A carrier id from `orange-fr` or `/v1/regions/orange-fr`; `ValueError` otherwise."""
     region = value.strip().removeprefix(REGION_PREFIX)
     if not _REGION_ID.match(region):
         raise ValueError(f"`{value}` is not a carrier region id (see `GET /v1/regions`, rbm.md §7)")
@@ -135,7 +136,7 @@ def _region(value: str) -> str:
 Text = Annotated[str, _text()]
 HttpsUrl = Annotated[str, AfterValidator(_https)]
 Color = Annotated[str, AfterValidator(_color)]
-RegionId = Annotated[str, AfterValidator(_region)]
+RegionId = Annotated[str, AfterValidator(region_id)]
 
 
 class _Model(BaseModel):
@@ -290,7 +291,7 @@ class AgentSpec(_Model):
         id or a `/v1/regions/...` name. `ValueError` without a `launch` section or a region."""
         if self.launch is None:
             raise ValueError("the agent spec has no `launch` section")
-        ids = self.launch.regions if regions is None else tuple(_region(r) for r in regions)
+        ids = self.launch.regions if regions is None else tuple(region_id(r) for r in regions)
         if not ids:
             raise ValueError("no launch region: list carrier ids under `launch.regions`")
         q = self.launch.questionnaire

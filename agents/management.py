@@ -19,6 +19,9 @@ Idempotency: Google dedupes nothing here. `create_brand`, `create_agent` and
 timeout (`OutcomeUnknown`) may leave a duplicate. Admin scripts therefore look up first
 (`list_brands` / `list_agents`, matching on `displayName`) and create only what is missing;
 `add_tester` answers 409 for a tester already invited, which a caller treats as done.
+rbm.md §7 lists only the integration's create; list and delete follow Google's guide
+"Manage webhooks" (guides/management-api/webhooks: retrieve, look up, remove integrations) and
+the REST reference `brands.agents.integrations.delete`.
 
 List calls give back the first page as Google sent it (`nextPageToken` included when present).
 
@@ -62,6 +65,7 @@ ERROR_BODY_LIMIT = 500
 
 _BRAND = re.compile(r"brands/[^/:?#\s]+")
 _AGENT = re.compile(r"brands/[^/:?#\s]+/agents/[^/:?#\s]+")
+_INTEGRATION = re.compile(r"brands/[^/:?#\s]+/agents/[^/:?#\s]+/integrations/[^/:?#\s]+")
 
 _log = logging.getLogger(__name__)
 
@@ -182,6 +186,19 @@ class ManagementClient:
         return await self._call(
             "POST", f"{_agent(agent_name)}/integrations", body=body, secrets=(verification_token,)
         )
+
+    async def list_integrations(self, agent_name: str) -> dict[str, Any]:
+        """`{"integrations": [{"name", "status", "agentWebhookIntegration": {"webhookUri"}}]}`
+        (the key is absent when there are none; the verification token is never given back)."""
+        return await self._call("GET", f"{_agent(agent_name)}/integrations")
+
+    async def delete_integration(self, integration_name: str) -> dict[str, Any]:
+        """Removes an integration (`brands/{b}/agents/{a}/integrations/{id}`)."""
+        if not _INTEGRATION.fullmatch(integration_name):
+            raise ValueError(
+                "an integration name looks like brands/{b}/agents/{a}/integrations/{id}"
+            )
+        return await self._call("DELETE", integration_name)
 
     async def add_tester(self, agent_id: str, phone: str | Phone) -> dict[str, Any]:
         """Invites `phone` to test the unlaunched agent (`inviteStatus` PENDING until the user

@@ -3,11 +3,13 @@ in the store (R18, R19; reference/rbm.md §7).
 
 Every step looks before it acts, so that a script run twice, or resumed after a failure, does
 each thing once: a brand or an agent is found by its display name before it is created
-(Google's create calls are not idempotent), a tester already invited (409) is done, a
-verification or launch already requested is left as it is. The local record of an agent
-(`store.records.AgentRecord`) follows the launch state (`sync`): LAUNCHED once any carrier
-region launched it, SUSPENDED when one suspended it, UNLAUNCHED otherwise; the router reads it
-(`fallback.agent_status`).
+(Google's create calls are not idempotent); the later steps are in `agents.agent_steps`. The
+local record of an agent (`store.records.AgentRecord`, keyed by agent id) follows the launch
+state (`mirror`): LAUNCHED once any carrier region launched it, SUSPENDED when one suspended
+it, UNLAUNCHED otherwise; the router reads it (`fallback.agent_status`).
+
+An agent is named on the command line by its resource name (`brands/{b}/agents/{a}`), its id
+(`{a}`) or its display name; `resolve_agent` finds the resource name.
 """
 
 from __future__ import annotations
@@ -16,11 +18,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from agents import agent_steps
 from agents.agent_spec import AgentSpec
-from agents.errors import Permanent
-from agents.management import ManagementClient, already_exists
+from agents.agent_steps import launch_or_none, launch_states
+from agents.management import ManagementClient
 from store.base import Store
 from store.records import AgentRecord, AgentState
+
+
+class UnknownAgent(LookupError):
+    """No agent (or more than one) answers to the name given."""
 
 
 @dataclass
@@ -34,7 +41,12 @@ class Registration:
 
     @property
     def agent_id(self) -> str:
-        return self.agent.rsplit("/", 1)[-1]
+        return agent_id_of(self.agent)
+
+
+def agent_id_of(agent_name: str) -> str:
+    """`{a}` of `brands/{b}/agents/{a}`."""
+    return agent_name.rsplit("/", 1)[-1]
 
 
 async def register(
@@ -48,89 +60,69 @@ async def register(
     """Brand, agent, webhook integration (`(url, client token)`), testers, then on request the
     verification and the launch: each done once however often this runs."""
     done = Registration()
-    done.brand = await _brand(client, spec, done)
-    done.agent = await _agent(client, spec, done)
+    done.brand, step = await ensure_brand(client, spec.brand)
+    done.steps.append(step)
+    done.agent, step = await ensure_agent(client, spec, done.brand)
+    done.steps.append(step)
     if webhook is not None:
-        url, token = webhook
-        await client.create_integration(done.agent, url, token)
-        done.steps.append(f"webhook set to {url}")
-    for phone in spec.testers:
-        try:
-            await client.add_tester(done.agent_id, phone.e164)
-            done.steps.append(f"tester {phone.masked} invited")
-        except Permanent as error:
-            if not already_exists(error):
-                raise
-            done.steps.append(f"tester {phone.masked} already invited")
+        done.steps += await agent_steps.set_webhook(client, done.agent, *webhook)
+    done.steps += await agent_steps.add_testers(client, done.agent_id, spec.testers)
     if verify:
-        await _verify(client, spec, done)
+        done.steps += await agent_steps.verify(client, spec, done.agent)
     if launch:
-        await _launch(client, spec, done)
+        done.steps += await agent_steps.launch(client, spec, done.agent)
     return done
 
 
-async def _brand(client: ManagementClient, spec: AgentSpec, done: Registration) -> str:
+async def find_brand(client: ManagementClient, display_name: str) -> str | None:
+    """The name (`brands/{id}`) of the brand called `display_name`, if there is one."""
     for brand in (await client.list_brands()).get("brands", []):
-        if brand.get("displayName") == spec.brand:
-            done.steps.append(f"brand {spec.brand!r} found: {brand['name']}")
+        if brand.get("displayName") == display_name:
             return str(brand["name"])
-    created = await client.create_brand(spec.brand)
-    done.steps.append(f"brand {spec.brand!r} created: {created['name']}")
-    return str(created["name"])
+    return None
 
 
-async def _agent(client: ManagementClient, spec: AgentSpec, done: Registration) -> str:
-    for agent in (await client.list_agents(done.brand)).get("agents", []):
+async def ensure_brand(client: ManagementClient, display_name: str) -> tuple[str, str]:
+    """The brand called `display_name`, created when missing; `(name, what was done)`."""
+    found = await find_brand(client, display_name)
+    if found is not None:
+        return found, f"brand {display_name!r} found: {found}"
+    created = str((await client.create_brand(display_name))["name"])
+    return created, f"brand {display_name!r} created: {created}"
+
+
+async def ensure_agent(client: ManagementClient, spec: AgentSpec, brand: str) -> tuple[str, str]:
+    """The brand's agent called `spec.display_name`, created when missing."""
+    for agent in (await client.list_agents(brand)).get("agents", []):
         if agent.get("displayName") == spec.display_name:
-            done.steps.append(f"agent {spec.display_name!r} found: {agent['name']}")
-            return str(agent["name"])
-    created = await client.create_agent(done.brand, spec.agent_body())
-    done.steps.append(f"agent {spec.display_name!r} created: {created['name']}")
-    return str(created["name"])
+            return str(agent["name"]), f"agent {spec.display_name!r} found: {agent['name']}"
+    created = str((await client.create_agent(brand, spec.agent_body()))["name"])
+    return created, f"agent {spec.display_name!r} created: {created}"
 
 
-async def _verify(client: ManagementClient, spec: AgentSpec, done: Registration) -> None:
-    state = (await client.get_verification(done.agent)).get("verificationState", "")
-    if state in ("PENDING", "VERIFIED"):
-        done.steps.append(f"verification already {state.lower()}")
-        return
-    await client.request_verification(
-        done.agent, spec.verification_body()["agentVerificationContact"]
-    )
-    done.steps.append("verification requested")
+async def all_agents(client: ManagementClient) -> list[dict[str, Any]]:
+    """Every agent of every brand the account sees, each with its brand's `brandName`."""
+    found: list[dict[str, Any]] = []
+    for brand in (await client.list_brands()).get("brands", []):
+        for agent in (await client.list_agents(str(brand["name"]))).get("agents", []):
+            found.append(agent | {"brandName": brand.get("displayName", "")})
+    return found
 
 
-async def _launch(client: ManagementClient, spec: AgentSpec, done: Registration) -> None:
-    regions = _launch_states(await _launch_or_none(client, done.agent))
-    if regions:
-        done.steps.append(f"launch already requested ({_describe(regions)})")
-        return
-    await client.request_launch(done.agent, spec.launch_body()["agentLaunch"])
-    done.steps.append("launch requested")
-
-
-async def _launch_or_none(client: ManagementClient, agent_name: str) -> dict[str, Any]:
-    """The agent's launch, or `{}` when none was requested (Google answers 404)."""
-    try:
-        return await client.get_launch(agent_name)
-    except Permanent as error:
-        if error.status == 404:
-            return {}
-        raise
-
-
-def _launch_states(launch: dict[str, Any]) -> dict[str, str]:
-    """`{region: launchState}` of a launch resource (rbm.md §7)."""
-    details = launch.get("rcsBusinessMessaging", {}).get("launchDetails", {}) or {}
-    return {
-        str(region).rsplit("/", 1)[-1]: str(value.get("launchState", ""))
-        for region, value in details.items()
-        if isinstance(value, dict)
-    }
-
-
-def _describe(regions: dict[str, str]) -> str:
-    return ", ".join(f"{region} {state.lower()}" for region, state in sorted(regions.items()))
+async def resolve_agent(client: ManagementClient, ref: str) -> str:
+    """The resource name of the agent `ref` names (module doc); `UnknownAgent` otherwise. A
+    resource name is taken as it is, without a call."""
+    if ref.startswith("brands/") and "/agents/" in ref:
+        return ref
+    matches = [
+        str(agent["name"])
+        for agent in await all_agents(client)
+        if ref in (agent_id_of(str(agent["name"])), agent.get("displayName"))
+    ]
+    if len(matches) != 1:
+        many = f"{len(matches)} agents are" if matches else "no agent is"
+        raise UnknownAgent(f"{many} called {ref!r} (give brands/…/agents/…, or the agent id)")
+    return matches[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,28 +136,39 @@ class AgentStatus:
 async def status(client: ManagementClient, store: Store, agent_name: str) -> AgentStatus:
     """Verification, launch per region, and what Causette knows (last send, R19)."""
     verification = (await client.get_verification(agent_name)).get("verificationState", "")
-    regions = _launch_states(await _launch_or_none(client, agent_name))
-    record = await store.get_agent(agent_name.rsplit("/", 1)[-1])
+    regions = launch_states(await launch_or_none(client, agent_name))
+    record = await store.get_agent(agent_id_of(agent_name))
     return AgentStatus(agent_name, str(verification), regions, record)
+
+
+def launch_state(regions: dict[str, str]) -> AgentState:
+    """What the router should think of an agent with these launch states per region."""
+    states = set(regions.values())
+    if "SUSPENDED" in states:
+        return AgentState.SUSPENDED
+    if "LAUNCHED" in states:
+        return AgentState.LAUNCHED
+    return AgentState.UNLAUNCHED
+
+
+async def mirror(
+    store: Store, agent_name: str, regions: dict[str, str], now: datetime
+) -> AgentRecord:
+    """Saves the agent's launch state in its local record, keeping its send history."""
+    agent_id = agent_id_of(agent_name)
+    record = await store.get_agent(agent_id)
+    last, reactivated = (record.last_sent_at, record.reactivated_at) if record else (None, None)
+    updated = AgentRecord(agent_id, launch_state(regions), last, reactivated, now)
+    await store.save_agent(updated)
+    return updated
 
 
 async def sync(
     client: ManagementClient, store: Store, agent_name: str, now: datetime
 ) -> AgentState:
     """Mirror the agent's launch state in its local record; the new state."""
-    regions = _launch_states(await client.get_launch(agent_name))
-    states = set(regions.values())
-    if "SUSPENDED" in states:
-        state = AgentState.SUSPENDED
-    elif "LAUNCHED" in states:
-        state = AgentState.LAUNCHED
-    else:
-        state = AgentState.UNLAUNCHED
-    agent_id = agent_name.rsplit("/", 1)[-1]
-    record = await store.get_agent(agent_id)
-    last, reactivated = (record.last_sent_at, record.reactivated_at) if record else (None, None)
-    await store.save_agent(AgentRecord(agent_id, state, last, reactivated, now))
-    return state
+    regions = launch_states(await launch_or_none(client, agent_name))
+    return (await mirror(store, agent_name, regions, now)).state
 
 
 async def reactivate(store: Store, agent_id: str, now: datetime) -> AgentRecord:

@@ -17,13 +17,15 @@ from rich.console import Console
 from bots.chat import ChatOptions, run_chat
 from bots.cli_agents import agents
 from bots.cli_billing import billing
-from bots.cli_campaigns import campaigns
+from bots.cli_brands import brands
+from bots.cli_campaigns import campaign, campaigns
 from bots.cli_compliance import redlist, retention
 from bots.cli_contacts import contacts
 from bots.cli_messages import messages
 from bots.cli_numbers import numbers
 from bots.cli_runtime import demo, flows, serve
 from bots.cli_tokens import tokens
+from bots.cli_webhooks import webhooks
 from bots.config import ConfigError, Settings, load_settings
 from bots.cost import billing_policy, estimate_files
 from bots.cost_report import cost_console, print_costs
@@ -61,12 +63,15 @@ main.add_command(flows)
 main.add_command(messages)
 main.add_command(billing)
 main.add_command(agents)
+main.add_command(brands)
 main.add_command(redlist)
 main.add_command(contacts)
 main.add_command(campaigns)
+main.add_command(campaign)  # the singular, as the issue writes it
 main.add_command(retention)
 main.add_command(tokens)
 main.add_command(numbers)
+main.add_command(webhooks)
 
 
 @main.command()

@@ -12,9 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
 import sys
-import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,19 +24,14 @@ from rich.table import Table
 
 from bots.cli_compliance import phone_argument
 from bots.cli_runtime import EXIT_FAILED, config_option, settings_or_exit, with_store
+from bots.csv_files import PHONE_COLUMNS, CsvFileError, slug, sniff_delimiter
 from compliance.erasure import hashed_phone
 from messaging.clock import SystemClock
 from messaging.phone import InvalidPhoneError, Phone
 from store.base import Store
 from store.contacts_records import Contact
 
-PHONE_COLUMNS = ("phone", "telephone", "numero", "mobile")
-"""The names a CSV's number column may have, once slugged; the first one found is used."""
 DELIMITERS = {"auto": "", ",": ",", ";": ";"}
-
-
-class CsvFileError(Exception):
-    """The file as a whole cannot be imported (not UTF-8, no header, no number column)."""
 
 
 @dataclass
@@ -52,20 +45,6 @@ class ContactsFile:
     """Valid rows whose number came earlier in the file (R5)."""
     invalid: list[str] = field(default_factory=list)
     """One `FILE:LINE: reason` per invalid row."""
-
-
-def slug(name: str) -> str:
-    """A column's field name: lowercase, accents folded, other characters runs of `_`
-    (`Prénom` is `prenom`, `Date de naissance` is `date_de_naissance`)."""
-    folded = unicodedata.normalize("NFKD", name.strip().lower())
-    plain = "".join(char for char in folded if not unicodedata.combining(char))
-    return re.sub(r"[^a-z0-9]+", "_", plain).strip("_")
-
-
-def sniff_delimiter(header: str) -> str:
-    """`;` when the header line has more of them than commas (a French spreadsheet's export),
-    else `,`."""
-    return ";" if header.count(";") > header.count(",") else ","
 
 
 def read_contacts(
@@ -257,8 +236,7 @@ def erase(config_path: Path, phone: str, yes: bool) -> None:
     `compliance.erasure_salt_env`)."""
     settings = settings_or_exit(config_path)
     number = phone_argument(phone)
-    salt_env = settings.compliance.erasure_salt_env
-    salt = os.environ.get(salt_env) if salt_env else None
+    salt = settings.compliance.erasure_salt(os.environ)
     if not salt:
         click.echo(
             "set compliance.erasure_salt_env to a variable holding a secret salt: erased numbers"

@@ -15,6 +15,7 @@ import click
 from bots.config import ConfigError, Settings, load_settings
 from bots.migrate import apply_migration, plan_migration
 from bots.serve import serve as serve_forever
+from bots.workers import ServeArgs, configure_logging, refusal, run_workers
 from flows.problems import FlowError
 from flows.validation import load_flow
 from messaging.clock import SystemClock
@@ -73,30 +74,52 @@ def with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> T
 @config_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes serving the port (MongoDB only beyond 1; docs/runtime.md).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log every turn and message.")
-def serve(config_path: Path, host: str, port: int, verbose: bool) -> None:
+def serve(config_path: Path, host: str, port: int, workers: int, verbose: bool) -> None:
     """Run the bots of the configuration: worker, timers, /healthz and /metrics.
 
     An invalid configuration or flow, or a bot whose Time2Chat number is not declared (R11,
     `causette numbers`), prints every problem and exits 1 without starting.
     SIGHUP, or saving a flow file, loads new flow versions for new conversations.
+    With --workers N, N processes share the port (bots/workers.py); one that dies is started
+    again, and the command exits 1 if they keep dying.
     """
     settings = settings_or_exit(config_path)
+    refused_workers = refusal(settings, workers, port)
+    if refused_workers is not None:
+        click.echo(refused_workers, err=True)
+        sys.exit(EXIT_FAILED)
     from bots.cli_numbers import undeclared_numbers  # it imports this module
 
     refused = asyncio.run(undeclared_numbers(settings))
     if refused:
         click.echo("\n".join(refused), err=True)
         sys.exit(EXIT_FAILED)
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    configure_logging(verbose)
+    click.echo(
+        f"causette: {len(settings.bots)} bot(s) on http://{host}:{port}"
+        + (f", {workers} worker processes" if workers > 1 else ""),
+        err=True,
     )
-    click.echo(f"causette: {len(settings.bots)} bot(s) on http://{host}:{port}", err=True)
+    if workers > 1:
+        sys.exit(run_workers(ServeArgs(config_path.resolve(), host, port, verbose), workers))
     serve_forever(settings, os.environ, host, port)
 
 
 @click.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on (containers: 0.0.0.0).",
+)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option(
     "--db",
@@ -112,7 +135,7 @@ def serve(config_path: Path, host: str, port: int, verbose: bool) -> None:
     help="The example bot that writes first.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Log every turn and message.")
-def demo(port: int, database: Path | None, first_bot: str, verbose: bool) -> None:
+def demo(host: str, port: int, database: Path | None, first_bot: str, verbose: bool) -> None:
     """Run the example bots offline with the RBM and smsmode emulators and the phone simulator.
 
     Open the printed address: an RCS phone and an SMS phone receive the first message of the
@@ -124,7 +147,7 @@ def demo(port: int, database: Path | None, first_bot: str, verbose: bool) -> Non
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    run_demo(port, database, first_bot)
+    run_demo(port, database, first_bot, host)
 
 
 @click.group()

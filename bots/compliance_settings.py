@@ -22,6 +22,7 @@ bots:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, time
 from typing import Annotated, Literal
 
@@ -124,6 +125,10 @@ class ComplianceSettings(ConfigModel):
 
     def gate(self) -> GatePolicy:
         return GatePolicy(quiet_hours=self.quiet_hours.policy(), urls=self.urls.policy())
+
+    def erasure_salt(self, environ: Mapping[str, str]) -> str | None:
+        """The salt erasure hashes numbers with, or None when none is configured."""
+        return environ.get(self.erasure_salt_env) if self.erasure_salt_env else None
 
     @property
     def stop_mention(self) -> str:

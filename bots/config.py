@@ -42,6 +42,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from bots.billing_settings import BillingSettings
 from bots.compliance_settings import BotCompliance, ComplianceSettings
+from bots.config_env import interpolate
 from bots.config_fields import (
     ConfigModel,
     Duration,
@@ -53,6 +54,7 @@ from bots.config_fields import (
     check_t2c_number,
 )
 from bots.dispatch_settings import DispatchSettings, RcsSettings
+from bots.webhook_settings import BusinessWebhookSettings
 from flows.loader import LineDict, LineList, dotted, key_position, load_yaml, walk
 from flows.problems import Problem
 from flows.validation import problem_from_error
@@ -166,6 +168,8 @@ class BotSettings(ConfigModel):
     t2c: T2cSettings | None = None
     sms: SmsSettings | None = None
     compliance: BotCompliance = Field(default_factory=BotCompliance)
+    webhook: BusinessWebhookSettings | None = None
+    """Where the business's own systems are told of this bot's events (signed posts)."""
 
     def business(self, settings: Settings) -> str:
         """Who this bot's opt-outs and red list belong to."""
@@ -260,14 +264,21 @@ def load_settings(path: Path, environ: Mapping[str, str] = os.environ) -> Settin
     if problems and not isinstance(raw, LineDict):
         raise ConfigError(problems)
     problems.extend(_duplicate_id_problems(name, raw))
+    unresolved = interpolate(raw, environ, name)  # `${VAR}` references (config_env.py)
+    problems.extend(unresolved)
     base = Path(path).absolute().parent
     try:
         settings = Settings.model_validate(raw, context={"base": base})
     except ValidationError as error:
-        problems.extend(
+        found = (
             _problem(name, raw, detail)
             for detail in error.errors()
             if detail["type"] != _DUPLICATE_BOT_ID  # reported from the file, with its line
+        )
+        # A value left empty by an unset variable is reported once, as that.
+        places = {(problem.line, problem.column) for problem in unresolved}
+        problems.extend(
+            problem for problem in found if (problem.line, problem.column) not in places
         )
         raise ConfigError(problems) from None
     settings._source = (name, raw)

@@ -177,7 +177,7 @@ async def build_demo(
     )
     app = create_app(runtime, metrics)
     add_webhooks(app, settings, environ, runtime)
-    add_admin_api(app, runtime)
+    add_admin_api(app, runtime, erasure_salt=settings.compliance.erasure_salt(environ))
     add_simulator(app, phonebook)
     if runtime.billing is not None:
         numbers = tuple(number for number, _, _ in PHONES)
@@ -229,7 +229,7 @@ async def demo_app(port: int, database: Path, first_bot: str = FIRST_BOT) -> web
     return demo.app
 
 
-def run_demo(port: int, database: Path | None, first_bot: str) -> None:
+def run_demo(port: int, database: Path | None, first_bot: str, host: str = "127.0.0.1") -> None:
     """Serve the demo until interrupted; an unknown `first_bot` is a usage error of `--bot`."""
     bots = [bot.id for bot in load_settings(EXAMPLES, {}).bots]
     if first_bot not in bots:
@@ -240,6 +240,4 @@ def run_demo(port: int, database: Path | None, first_bot: str) -> None:
         )
     path = database or Path(tempfile.mkdtemp(prefix="causette-demo-")) / "demo.db"
     print(f"Causette demo: open http://127.0.0.1:{port}/ (SQLite: {path}; Ctrl-C to stop)")
-    web.run_app(
-        demo_app(port, path, first_bot), host="127.0.0.1", port=port, access_log=None, print=None
-    )
+    web.run_app(demo_app(port, path, first_bot), host=host, port=port, access_log=None, print=None)

@@ -22,12 +22,15 @@ PERIOD = timedelta(days=1)
 async def run_retention(
     store: Store, archive_cut: datetime, purge_cut: datetime
 ) -> tuple[int, int]:
-    """Archive then purge, batch by batch, until nothing is left; (archived, deleted)."""
+    """Archive then purge, batch by batch, until nothing is left; (archived, deleted). The
+    business events told by webhook go with the active period: they repeat what the history
+    keeps, so nothing of them is archived."""
     moved = purged = 0
     while count := await store.archive_before(archive_cut, BATCH):
         moved += count
     while count := await store.purge_archive_before(purge_cut, BATCH):
         purged += count
+    purged += await store.purge_business_events(archive_cut)
     return moved, purged
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bots.flow_versions import FlowVersions
+from bots.handoff import ConversationChanges
 from bots.outbox import LoggingSender, Sender, SenderHandler
 from bots.retention import retention_loop
 from bots.timers import TimerFirer
@@ -113,6 +114,9 @@ class Runtime:
             in_flight=self.tuning.in_flight,
         )
         self._inbox_wake = asyncio.Event()
+        told = {bot_id: profile.events for bot_id, profile in bots.items()}
+        self.changes = ConversationChanges(store, clock, told)
+        """Changes from outside the turns: a person's answers, releases, ends (the admin API)."""
 
     async def open(self) -> None:
         """Open the store and compile every bot's flow (`FlowError` lists every problem)."""

@@ -7,8 +7,9 @@ import contextlib
 import logging
 import random
 import signal
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -17,7 +18,9 @@ from aiohttp import web
 from agents.google_auth import TokenSource
 from bots.admin import add_admin_api
 from bots.app import RUNTIME, create_app
-from bots.campaigns import run_due_campaigns
+from bots.business_webhooks import BusinessWebhooks, Endpoint, endpoints_from
+from bots.campaigns import run_campaigns, sending_rules
+from bots.campaigns_runner import SendingRules
 from bots.config import Settings
 from bots.http import AiohttpCaller
 from bots.metrics import Metrics
@@ -32,7 +35,6 @@ from store.url import store_from_url
 log = logging.getLogger(__name__)
 
 FLOW_WATCH_PERIOD = timedelta(seconds=2)
-CAMPAIGN_PERIOD = timedelta(seconds=30)
 
 
 def runtime_from_settings(
@@ -76,6 +78,7 @@ def runtime_from_settings(
             keywords=bot.compliance.keywords(),
             opt_out_confirmation=bot.compliance.confirmation(),
             opt_in_confirmation=bot.compliance.opt_in_confirmation,
+            events=bot.webhook.kinds() if bot.webhook is not None else frozenset(),
         )
         for bot in settings.bots
     }
@@ -100,8 +103,17 @@ def runtime_from_settings(
     )
 
 
-def serve(settings: Settings, environ: Mapping[str, str], host: str, port: int) -> None:
-    """Run until SIGINT/SIGTERM; SIGHUP (or a changed flow file) reloads the flows."""
+def serve(
+    settings: Settings,
+    environ: Mapping[str, str],
+    host: str,
+    port: int,
+    *,
+    reuse_port: bool = False,
+) -> None:
+    """Run until SIGINT/SIGTERM; SIGHUP (or a changed flow file) reloads the flows.
+    `reuse_port`: share the port with the other worker processes (`causette serve
+    --workers`, bots/workers.py)."""
 
     async def application() -> web.Application:
         metrics = Metrics()
@@ -114,9 +126,13 @@ def serve(settings: Settings, environ: Mapping[str, str], host: str, port: int) 
         )
         app = create_app(runtime, metrics)
         add_webhooks(app, settings, environ, runtime)
-        add_admin_api(app, runtime)
+        add_admin_api(app, runtime, erasure_salt=settings.compliance.erasure_salt(environ))
         app.cleanup_ctx.append(_watch_flows)
-        app.cleanup_ctx.append(_run_campaigns)
+        app.cleanup_ctx.append(_campaigns_of(sending_rules(settings)))
+        webhooks = {bot.id: bot.webhook for bot in settings.bots if bot.webhook is not None}
+        if webhooks:
+            endpoints = endpoints_from(webhooks, environ)
+            app.cleanup_ctx.append(partial(_tell_businesses, endpoints=endpoints))
 
         async def close_sessions(_: web.Application) -> None:
             await caller.__aexit__(None, None, None)
@@ -125,27 +141,42 @@ def serve(settings: Settings, environ: Mapping[str, str], host: str, port: int) 
         app.on_cleanup.append(close_sessions)
         return app
 
-    web.run_app(application(), host=host, port=port, access_log=None, print=None)
+    web.run_app(
+        application(), host=host, port=port, access_log=None, print=None, reuse_port=reuse_port
+    )
 
 
-async def _run_campaigns(app: web.Application) -> AsyncIterator[None]:
-    """Start the campaigns that fall due (R1: sends now or scheduled), every `CAMPAIGN_PERIOD`."""
+def _campaigns_of(
+    rules: dict[str, SendingRules],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Run the campaigns that fall due (R1: sends now or scheduled), one task each
+    (bots/campaigns.py); at shutdown each leaves its campaign resumable."""
+
+    async def campaigns(app: web.Application) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_campaigns(app[RUNTIME], rules, stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
+
+    return campaigns
+
+
+async def _tell_businesses(
+    app: web.Application, *, endpoints: Mapping[str, Endpoint]
+) -> AsyncIterator[None]:
+    """Post the business events of the bots that have a `webhook:` (signed, retried)."""
     runtime = app[RUNTIME]
-
-    async def loop() -> None:
-        while True:
-            try:
-                await run_due_campaigns(runtime, runtime.clock.now())
-            except Exception:  # the store may be briefly unreachable: next round
-                log.exception("running due campaigns failed; trying again")
-            await asyncio.sleep(CAMPAIGN_PERIOD.total_seconds())
-
-    task = asyncio.create_task(loop())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+    async with aiohttp.ClientSession() as session:
+        webhooks = BusinessWebhooks(runtime.store, endpoints, session, clock=runtime.clock)
+        stop = asyncio.Event()
+        task = asyncio.create_task(webhooks.run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
             await task
 
 

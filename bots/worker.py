@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bots.business_events import turn_events
 from bots.conversations import (
     engine_event,
     notice_write,
@@ -46,6 +47,7 @@ from messaging.phone import Phone
 from sessions.billing import Billing
 from sessions.events import Mo
 from store.base import LeaseLost, Store, VersionConflict
+from store.business_events_records import EventKind
 from store.compliance_records import OptOut
 from store.records import (
     Claim,
@@ -75,6 +77,8 @@ class BotProfile:
     opt_out_confirmation: str | None = None
     """Sent once when someone opts out, where the country requires it (R26)."""
     opt_in_confirmation: str | None = None
+    events: frozenset[EventKind] = frozenset()
+    """What the bot's business is told by webhook (its `webhook.events`; none without one)."""
 
 
 class Worker:
@@ -181,6 +185,7 @@ class Worker:
         event: Event | None = engine_event(entry)
         profile = self.bots[entry.bot_id]
         results: list[StepResult] = []
+        before = conversation
         if conversation is None:
             flow = self.flows.current(entry.bot_id)
             conversation = self._new_conversation(claim, flow, profile)
@@ -208,7 +213,12 @@ class Worker:
             snapshot = results[-1].snapshot
         now = self.clock.now()
         after = with_snapshot(conversation, snapshot, seq=entry.seq, now=now)
-        return turn_write(conversation, after, entry, results, now)
+        write = turn_write(conversation, after, entry, results, now)
+        queue = next((r.handoff.queue for r in results if r.handoff is not None), None)
+        events = turn_events(
+            before, after, seq=entry.seq, kinds=profile.events, now=now, handoff_queue=queue
+        )
+        return replace(write, events=events)
 
     async def _opt_out_turn(
         self, claim: Claim, conversation: Conversation | None
@@ -247,7 +257,11 @@ class Worker:
             updated_at=now,
         )
         text = profile.opt_out_confirmation if stop else profile.opt_in_confirmation
-        return notice_write(before, after, entry, text, now)
+        write = notice_write(before, after, entry, text, now)
+        events = turn_events(
+            conversation, after, seq=entry.seq, kinds=profile.events, now=now, reason="opt_out"
+        )
+        return replace(write, events=events)
 
     async def _bill(self, entry: InboxEntry) -> None:
         if self.billing is None or entry.source not in (InboxSource.RBM, InboxSource.SMSMODE):

@@ -64,6 +64,19 @@ UNROUTED = ""
 attempt chooses again."""
 
 
+def interrupted_sms(entry: OutboxEntry) -> bool:
+    """Whether the entry's last send was by SMS and never came back: its process stopped
+    between the `sending` mark and smsmode's answer (the lease ran out and another dispatcher
+    claimed it). smsmode may have taken it and cannot drop a second copy (sms.md §1.3:
+    `refClient` is no idempotency key), so it is an unknown outcome like a timeout. An RCS
+    send is safe to repeat: RBM keeps one message per `messageId`."""
+    last = entry.history[-1] if entry.history else {}
+    return last.get("status") == OutboxStatus.SENDING.value and last.get("channel") in (
+        Channel.SMS,
+        Channel.T2C,
+    )
+
+
 class Router:
     def __init__(
         self,
@@ -99,6 +112,14 @@ class Router:
         bot = self.bots.get(entry.bot_id)
         if bot is None:
             await self._mark(entry, OutboxStatus.FAILED, detail="bot not configured here")
+            return
+        if interrupted_sms(entry) and self.policy.sms_unknown_outcome == "fail":
+            await self._mark(
+                entry,
+                OutboxStatus.FAILED,
+                detail="interrupted while sending by SMS (a process stopped): not sent again,"
+                " smsmode may have sent it (no duplicate)",
+            )
             return
         if entry.deadline_at is not None and entry.route == Channel.RCS and bot.rbm is not None:
             await self._deadline(entry, bot, bot.rbm)

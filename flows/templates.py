@@ -1,37 +1,53 @@
-"""Jinja2 templates of a flow, run in a sandbox with limits on what they may produce.
+"""Jinja2 templates of a flow, compiled once when the flow is loaded and run in the sandbox of
+`flows.template_sandbox`, which bounds their CPU and the size of what they build.
 
-Jinja2's `ImmutableSandboxedEnvironment` blocks attribute escapes such as
-`''.__class__.__mro__` and mutation of the context, but it does not bound CPU or memory
-(reference/libs.md §4): `{{ 'x' * 10**8 }}` happily allocates 100 MB. This environment also
-refuses repetitions, powers, ranges, numeric arguments and format widths past fixed caps, and
-cuts rendering off once the output passes `MAX_OUTPUT` characters. Templates and `if:`
-expressions are compiled once, when the flow is loaded.
+A failure at run time (an undefined name, a refused operation, too much output, too many
+steps, a division by zero) is a `TemplateRenderError` with a message for the flow's author.
 """
 
 from __future__ import annotations
 
 import functools
-import operator
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 from jinja2 import StrictUndefined, Template, TemplateError, nodes
 from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-MAX_OUTPUT: Final = 32_000
-"""Characters a template may render; RBM text stops at 3,072 and a card description at 2,000."""
-MAX_SEQUENCE: Final = 10_000
-"""Largest string or list a template may build by repetition, and largest range."""
-MAX_ARGUMENT: Final = 10_000
-"""Largest integer argument to a filter or call (widths, counts)."""
-MAX_EXPONENT: Final = 100
+from flows.template_sandbox import (
+    MAX_ARGUMENT,
+    MAX_EXPONENT,
+    MAX_OUTPUT,
+    MAX_SEQUENCE,
+    MAX_STEPS,
+    FlowEnvironment,
+    render_budget,
+)
+
+__all__ = [
+    "CONTEXT_NAMES",
+    "ENVIRONMENT",
+    "MAX_ARGUMENT",
+    "MAX_EXPONENT",
+    "MAX_OUTPUT",
+    "MAX_SEQUENCE",
+    "MAX_STEPS",
+    "Expression",
+    "Scope",
+    "TemplateRenderError",
+    "TextTemplate",
+    "has_template",
+    "is_template",
+    "parse_names",
+    "value_template",
+]
+
+T = TypeVar("T")
 
 _TEMPLATE_MARKERS = ("{{", "{%", "{#")
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\{\{|\}\}|\{%).)*)\}\}\s*$", re.DOTALL)
-_WIDE_FORMAT = re.compile(r"[{%][^{}%]*?\d{5,}")
 
 CONTEXT_NAMES: Final = frozenset({"contact", "vars", "input", "channel", "bot", "now", "env"})
 """Names every template may use (FLOWS.md "Templates and context")."""
@@ -79,84 +95,7 @@ def has_template(value: Any) -> bool:
     return False
 
 
-def _refuse_large_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
-    for value in (*args, *kwargs.values()):
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_ARGUMENT:
-            raise SecurityError(f"argument {value} is over the limit of {MAX_ARGUMENT}")
-        if isinstance(value, str) and "%" in value and _WIDE_FORMAT.search(value):
-            raise SecurityError("format width over the limit")
-
-
-def _guarded(function: Callable[..., Any], *, check_value: bool = False) -> Callable[..., Any]:
-    @functools.wraps(function)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
-        # The first argument is the filtered value; only `format` reads widths from it.
-        _refuse_large_arguments(args if check_value else args[1:], kwargs)
-        return function(*args, **kwargs)
-
-    return guarded
-
-
-def _capped_range(*args: int) -> range:
-    numbers = range(*args)
-    if len(numbers) > MAX_SEQUENCE:
-        raise SecurityError(f"range of {len(numbers)} items is over the limit of {MAX_SEQUENCE}")
-    return numbers
-
-
-class FlowEnvironment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**", "%"})
-
-    def __init__(self) -> None:
-        super().__init__(undefined=_Undefined, autoescape=False, keep_trailing_newline=False)
-        self.filters = {
-            name: _guarded(f, check_value=name == "format") for name, f in self.filters.items()
-        }
-        self.globals["range"] = _capped_range
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        # A dict's own keys win over its methods: `vars.cart.items` is the value stored under
-        # "items", not `dict.items` (reference/libs.md §4).
-        if isinstance(obj, Mapping):
-            try:
-                return obj[attribute]
-            except (KeyError, TypeError):
-                pass
-        return super().getattr(obj, attribute)
-
-    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
-        if op == "*":
-            for sequence, times in ((left, right), (right, left)):
-                repeated = isinstance(sequence, str | list | tuple) and isinstance(times, int)
-                if repeated and len(sequence) * times > MAX_SEQUENCE:
-                    raise SecurityError(
-                        f"repetition would build {len(sequence) * times} items, "
-                        f"over the limit of {MAX_SEQUENCE}"
-                    )
-            return operator.mul(left, right)
-        if op == "%":
-            if isinstance(left, str):
-                # printf-style formatting allocates its widths before any output cap sees them
-                if _WIDE_FORMAT.search(left):
-                    raise SecurityError("format width over the limit")
-                _refuse_large_arguments(right if isinstance(right, tuple) else (right,), {})
-            return operator.mod(left, right)
-        if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
-            raise SecurityError(f"exponent {right} is over the limit of {MAX_EXPONENT}")
-        return operator.pow(left, right)
-
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        _refuse_large_arguments(args, kwargs)
-        return super().call(__context, __obj, *args, **kwargs)
-
-    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
-        bound_to = getattr(value, "__self__", None)
-        if isinstance(bound_to, str) and _WIDE_FORMAT.search(bound_to):
-            raise SecurityError("format width over the limit")
-        return super().wrap_str_format(value)
-
-
-ENVIRONMENT: Final = FlowEnvironment()
+ENVIRONMENT: Final = FlowEnvironment(undefined=_Undefined)
 
 
 # Compiling costs 50-120 times a render (reference/libs.md §4) and validation compiles every
@@ -185,13 +124,15 @@ class TextTemplate:
         return self._template is None
 
     def render(self, context: Mapping[str, Any]) -> str:
-        if self._template is None:
+        template = self._template
+        if template is None:
             return self.source
-        try:
+
+        def run() -> str:
             pieces: list[str] = []
             size = 0
-            for piece in self._template.root_render_func(
-                self._template.new_context(cast(dict[str, Any], context))
+            for piece in template.root_render_func(
+                template.new_context(cast(dict[str, Any], context))
             ):
                 size += len(piece)
                 if size > MAX_OUTPUT:
@@ -199,9 +140,9 @@ class TextTemplate:
                         f"template output is over the limit of {MAX_OUTPUT} characters"
                     )
                 pieces.append(piece)
-        except TemplateError as error:
-            raise TemplateRenderError(_describe(error)) from None
-        return "".join(pieces)
+            return "".join(pieces)
+
+        return _rendered(run)
 
 
 class Expression:
@@ -214,12 +155,13 @@ class Expression:
         self._compiled = _compiled_expression(source)
 
     def evaluate(self, context: Mapping[str, Any]) -> Any:
-        try:
+        def run() -> Any:
             value = self._compiled(**context)
             if isinstance(value, StrictUndefined):
                 str(value)  # raises UndefinedError naming what is missing
-        except TemplateError as error:
-            raise TemplateRenderError(_describe(error)) from None
+            return value
+
+        value = _rendered(run)
         if isinstance(value, str) and len(value) > MAX_OUTPUT:
             raise TemplateRenderError(
                 f"expression value is over the limit of {MAX_OUTPUT} characters"
@@ -256,6 +198,24 @@ def parse_names(source: str, *, expression: bool = False) -> nodes.Template:
     """The AST of a template or expression, for static checks; raises TemplateSyntaxError."""
     text = "{{ " + source + " }}" if expression else source
     return ENVIRONMENT.parse(text)
+
+
+def _rendered(run: Callable[[], T]) -> T:
+    """`run()` within a render budget, any failure of the template as a TemplateRenderError.
+
+    A template is its author's code: a division by zero or a wrong type in it fails the
+    template, named as such, rather than the worker.
+    """
+    try:
+        return render_budget(run)
+    except TemplateRenderError:
+        raise
+    except TemplateError as error:
+        raise TemplateRenderError(_describe(error)) from None
+    except RecursionError:
+        raise TemplateRenderError("template failed: macros or loops nest too deeply") from None
+    except Exception as error:  # the author's code failed, whatever the error
+        raise TemplateRenderError(f"template failed: {type(error).__name__}: {error}") from None
 
 
 def _describe(error: TemplateError) -> str:

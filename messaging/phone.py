@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -32,10 +33,7 @@ class Phone:
     __slots__ = ("_number", "e164")
 
     def __init__(self, raw: str, region: str = DEFAULT_REGION) -> None:
-        self._number = _parse(raw, region)
-        self.e164: str = phonenumbers.format_number(
-            self._number, phonenumbers.PhoneNumberFormat.E164
-        )
+        self._number, self.e164 = _parsed(raw, region)
 
     @property
     def national(self) -> str:
@@ -79,6 +77,19 @@ class Phone:
             python_schema=from_str,
             serialization=core_schema.plain_serializer_function_ser_schema(str),
         )
+
+
+PARSED_CACHE = 65_536
+"""Numbers whose parse is remembered. A turn reads its phone several times (webhook, inbox,
+worker, router, renderers) and parsing costs ~35 µs (benchmarks/turns.py profile)."""
+
+
+@lru_cache(maxsize=PARSED_CACHE)
+def _parsed(raw: str, region: str) -> tuple[phonenumbers.PhoneNumber, str]:
+    """The number `raw` reads as and its E.164; shared, so never mutated (invalid input raises
+    and is not remembered)."""
+    number = _parse(raw, region)
+    return number, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _parse(raw: str, region: str) -> phonenumbers.PhoneNumber:

@@ -16,6 +16,8 @@ HISTORY, INBOX, OUTBOX = "history", "inbox", "outbox"
 ERASED = (
     *("conversations", "history", "inbox", "outbox", "timers", "leases", "billing_states"),
     *("archive", "red_list", "opt_outs", "ledger", "contacts", "campaigns"),
+    "business_events",
+    "campaign_recipients",
 )
 """The names `Store.erase_phone` counts under, every one of them in every answer (a zero says
 the table was looked at). SQLite's `outbox_providers` rows go with their outbox entries and

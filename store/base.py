@@ -10,7 +10,7 @@ Ordering and exactly-once rest on three rules:
   oldest pending first;
 - `commit_turn` writes a handled event's whole outcome as one unit, and records the event's
   `seq` in the conversation (`last_inbox_seq`), so that a replay after a crash is recognised
-  and every key it writes (outbox, history, timers) already exists.
+  and every key it writes (outbox, history, timers, business events) already exists.
 
 The outbox keeps a conversation's order the same way: the dispatcher leases only the oldest
 unfinished message of a conversation (`claim_outbound`), and its writes are fenced by its
@@ -20,13 +20,14 @@ lease (`mark_outbound(owner=...)`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
 from store.billing_records import BillingState, CreditPurchase, LedgerEntry
-from store.campaigns_records import Campaign
+from store.business_events_records import BusinessEvent, EventStatus
+from store.campaigns_records import Campaign, CampaignRecipient, RecipientState
 from store.compliance_records import Archived, OptOut, RedListed
 from store.contacts_records import Contact
 from store.numbers_records import NumberRecord
@@ -40,6 +41,7 @@ from store.records import (
     HistoryEntry,
     InboxEntry,
     NewInbound,
+    NewOutbound,
     OutboxEntry,
     OutboxStatus,
     TimerRecord,
@@ -128,6 +130,38 @@ class Store(ABC):
         otherwise, and also when no such conversation is stored or the change would make a
         second live conversation for the bot and phone.
         """
+
+    @abstractmethod
+    async def conversations_after(
+        self,
+        bot_id: str,
+        *,
+        statuses: frozenset[ConversationStatus] = LIVE_STATUSES,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 100,
+    ) -> list[Conversation]:
+        """A page of a bot's conversations in `statuses`, ordered by `(created_at, id)`: the
+        first `limit` strictly after `after` (the previous page's last `(created_at, id)`),
+        so that pages neither skip nor repeat one while others are created (the admin API)."""
+
+    @abstractmethod
+    async def write_conversation(
+        self,
+        conversation: Conversation,
+        outbound: Sequence[NewOutbound],
+        history: Sequence[HistoryEntry],
+        now: datetime,
+        events: Sequence[BusinessEvent] = (),
+    ) -> None:
+        """`update_conversation` and what goes with it, outside a turn (a person answering a
+        handed-off conversation, its release, its end): the compare-and-set of
+        `update_conversation` (`VersionConflict`, and nothing written), then `outbound` queued
+        on the conversation at `now` (keeping the first of equal keys), `history` and the
+        business `events` added (likewise), as one unit. A turn that read the conversation
+        before fails its own compare-and-set and is handled again from what this wrote, so
+        the two never interleave. Without transactions (MongoDB without a replica set) the
+        conversation is written first: a crash after it loses the messages, never sends them
+        twice."""
 
     # --- inbox -----------------------------------------------------------------------------
 
@@ -245,7 +279,9 @@ class Store(ABC):
           `sending` under a lease of that owner (expired or not, as long as nobody else took
           it over); otherwise `LeaseLost` and nothing is written. Without it (receipts from
           webhooks) the write is unconditional;
-        - `valid_from` given: becomes the entry's `valid_from` (a quiet-hours hold).
+        - `valid_from` given: becomes the entry's `valid_from` (a quiet-hours hold);
+        - a status in `NEVER_DELIVERED` writes, in the same unit, the `message.failed`
+          business event of the entry (once: its id is the entry's key).
         """
 
     @abstractmethod
@@ -256,6 +292,13 @@ class Store(ABC):
         """The entry sent under this provider id, whichever of its `provider_ids` it is (a
         late RBM receipt still finds an entry that fell back to SMS since); the oldest entry
         if several share it."""
+
+    @abstractmethod
+    async def conversation_outbound(
+        self, conversation_id: str, limit: int = 1000
+    ) -> list[OutboxEntry]:
+        """A conversation's outbound entries, the oldest `limit` in key (production) order,
+        with their routes and histories (the channel decisions the admin API shows)."""
 
     @abstractmethod
     async def outbox_depth(self) -> dict[OutboxStatus, int]:
@@ -359,6 +402,13 @@ class Store(ABC):
         """A business's red list, oldest first."""
 
     @abstractmethod
+    async def opt_outs(
+        self, business: str, *, after: str | None = None, limit: int = 100
+    ) -> list[OptOut]:
+        """A page of a business's opt-out records (opted back in ones too), by phone: the first
+        `limit` whose phone sorts after `after` (the admin API)."""
+
+    @abstractmethod
     async def archive_before(self, before: datetime, limit: int = 1000) -> int:
         """Move message history older than `before` out of the active store (R32): history
         lines, inbox entries already handled, and outbox entries in a final status, each as
@@ -391,6 +441,49 @@ class Store(ABC):
     async def history(self, conversation_id: str, limit: int = 1000) -> list[HistoryEntry]:
         """A conversation's transcript, oldest first (the oldest `limit` lines), in the order
         written."""
+
+    # --- business events (bots/business_webhooks.py posts them, the store keeps) ------------
+
+    @abstractmethod
+    async def add_business_events(self, events: Sequence[BusinessEvent]) -> int:
+        """Keep new events, each once by id (a fact reported twice keeps the first); how many
+        were new. `commit_turn` and `mark_outbound` write theirs in their own unit."""
+
+    @abstractmethod
+    async def claim_business_events(
+        self, now: datetime, lease: timedelta, limit: int = 50
+    ) -> list[BusinessEvent]:
+        """Pending events due at `now` (`next_at` None or passed), oldest first, each pushed
+        to `now + lease` as it is taken so that another process does not post it meanwhile;
+        each comes with `attempts` counting this one."""
+
+    @abstractmethod
+    async def settle_business_event(
+        self,
+        event_id: str,
+        status: EventStatus,
+        now: datetime,
+        *,
+        next_at: datetime | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record an attempt's outcome: `pending` again at `next_at` (a retry), or a final
+        status (`settled_at` = now). `error` becomes `last_error`. Unknown ids are ignored
+        (the person was erased meanwhile)."""
+
+    @abstractmethod
+    async def business_events(
+        self,
+        *,
+        bot_id: str | None = None,
+        status: EventStatus | None = None,
+        limit: int = 100,
+    ) -> list[BusinessEvent]:
+        """The newest events first (by creation, then id), optionally of one bot or status."""
+
+    @abstractmethod
+    async def purge_business_events(self, before: datetime) -> int:
+        """Delete the settled events settled before `before` (retention); how many."""
 
     # --- admin API tokens (bots/admin/ decides, the store keeps) ---------------------------
 
@@ -456,6 +549,13 @@ class Store(ABC):
         """Every contact, or a list's members, by number."""
 
     @abstractmethod
+    async def contacts_after(
+        self, list_name: str | None = None, *, after: str | None = None, limit: int = 100
+    ) -> list[Contact]:
+        """A page of `contacts(list_name)`: the first `limit` whose number sorts after `after`
+        (the admin API)."""
+
+    @abstractmethod
     async def lists(self) -> dict[str, int]:
         """Every list's name and number of members, by name."""
 
@@ -477,3 +577,42 @@ class Store(ABC):
         """Replace a stored campaign: `campaign.version` must be the stored version plus one;
         False, and nothing written, otherwise (another writer got there first, or no such
         campaign)."""
+
+    @abstractmethod
+    async def add_campaign_recipients(
+        self, campaign_id: str, recipients: Sequence[CampaignRecipient]
+    ) -> int:
+        """Write a batch of a campaign's recipients (numbers in E.164), `pending`, as one
+        unit where the backend allows. A number the campaign already has, or given twice in
+        the batch, is kept as first written (R5); returns how many were new."""
+
+    @abstractmethod
+    async def campaign_recipients(
+        self,
+        campaign_id: str,
+        *,
+        state: RecipientState | None = None,
+        after: int = -1,
+        limit: int = 1000,
+    ) -> list[CampaignRecipient]:
+        """A page of a campaign's recipients with `seq > after` (of one state, or all), by
+        `seq`: the runner's next pending ones, or a listing."""
+
+    @abstractmethod
+    async def mark_campaign_recipients(
+        self, campaign_id: str, states: Mapping[str, RecipientState]
+    ) -> int:
+        """Set the state of a campaign's recipients, by number; how many were found."""
+
+    @abstractmethod
+    async def campaign_counts(self, campaign_id: str) -> dict[RecipientState, int]:
+        """How many of a campaign's recipients are in each state (every state, zeros too)."""
+
+    @abstractmethod
+    async def delete_campaign_recipients(self, campaign_id: str) -> int:
+        """Remove all of a campaign's recipients (an import started again); how many."""
+
+    @abstractmethod
+    async def list_phones(self, list_name: str, after: str = "", limit: int = 1000) -> list[str]:
+        """A page of an address book list's numbers greater than `after`, in order: how a
+        campaign reads a list without holding it whole."""

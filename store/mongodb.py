@@ -22,6 +22,7 @@ event loop that uses it (reference/libs.md §6).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -30,8 +31,10 @@ from pymongo import AsyncMongoClient, ReplaceOne
 from pymongo.errors import DuplicateKeyError
 
 from store.base import LeaseLost, Store, StoreError, VersionConflict
+from store.business_events_records import BusinessEvent
 from store.mongodb_agents import MongoAgents
 from store.mongodb_billing import MongoBilling
+from store.mongodb_business_events import MongoBusinessEvents, insert_events
 from store.mongodb_campaigns import MongoCampaigns
 from store.mongodb_compliance import MongoCompliance
 from store.mongodb_contacts import MongoContacts
@@ -66,6 +69,7 @@ from store.records import (
     HistoryEntry,
     InboxEntry,
     NewInbound,
+    NewOutbound,
     TimerRecord,
     TurnWrite,
 )
@@ -75,6 +79,9 @@ OPERATION_TIMEOUT = 10.0
 """Seconds one operation (or one transaction with its retries) may take, server selection
 included: `timeoutMS`."""
 _ATTEMPTS = 100
+LEASE_WRITE_TIMEOUT = 2.0
+"""Seconds a worker waits to write a conversation's lease before passing over it
+(`MongoStore._take_lease`)."""
 """Collisions an append or a claim survives before giving up: each one is another process's
 progress, so reaching this means a storm, not a loop."""
 
@@ -88,6 +95,7 @@ class MongoStore(
     MongoNumbers,
     MongoContacts,
     MongoCampaigns,
+    MongoBusinessEvents,
     Store,
 ):
     """MongoDB: a replica set (or mongos) for transactions; a standalone server works too.
@@ -214,6 +222,45 @@ class MongoStore(
         if (0 if stored is None else stored["version"]) != conversation.version - 1:
             raise VersionConflict(f"conversation {conversation.id} changed since it was read")
 
+    async def conversations_after(
+        self,
+        bot_id: str,
+        *,
+        statuses: frozenset[ConversationStatus] = LIVE_STATUSES,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 100,
+    ) -> list[Conversation]:
+        if limit <= 0:  # MongoDB reads a limit of 0 as none at all
+            return []
+        query: Doc = {"bot_id": bot_id, "status": {"$in": sorted(s.value for s in statuses)}}
+        if after is not None:
+            since = ms(after[0])
+            query["$or"] = [
+                {"created_at": {"$gt": since}},
+                {"created_at": since, "_id": {"$gt": after[1]}},
+            ]
+        cursor = self._c.conversations.find(query, sort=[("created_at", 1), ("_id", 1)])
+        return [conversation_of(doc) async for doc in cursor.limit(limit)]
+
+    async def write_conversation(
+        self,
+        conversation: Conversation,
+        outbound: Sequence[NewOutbound],
+        history: Sequence[HistoryEntry],
+        now: datetime,
+        events: Sequence[BusinessEvent] = (),
+    ) -> None:
+        write = TurnWrite(conversation, list(outbound), [], [], list(history), list(events))
+
+        async def body(session: Session) -> None:
+            # The conversation first: its compare-and-set is the commit point, so a conflict
+            # writes nothing and, without a transaction, a crash after it sends nothing twice.
+            await self._put_conversation(conversation, session, create=False)
+            await self._add_outbound(conversation, write, now, session)
+            await insert_events(self._c.business_events, write.events, session)
+
+        await self._unit(body)
+
     # --- inbox -----------------------------------------------------------------------------
 
     async def append_inbound(self, inbound: NewInbound) -> tuple[InboxEntry, bool]:
@@ -241,14 +288,18 @@ class MongoStore(
 
     async def claim(self, owner: str, now: datetime, lease: timedelta) -> Claim | None:
         c, until = self._c, ms(now + lease)
+        locked: list[str] = []  # see `_take_lease`
         for _ in range(_ATTEMPTS):
             busy = await c.leases.distinct("_id", {"until": {"$gt": now}})
             head = await c.inbox.find_one(
-                {"done": False, "conversation": {"$nin": busy}}, sort=[("_id", 1)]
+                {"done": False, "conversation": {"$nin": busy + locked}}, sort=[("_id", 1)]
             )
             if head is None:
                 return None
-            if not await self._take_lease(head["conversation"], owner, now, until):
+            taken = await self._take_lease(head["conversation"], owner, now, until)
+            if taken is None:
+                locked.append(head["conversation"])
+            if not taken:
                 continue  # another worker was faster: look again
             claim = Claim(head["bot_id"], head["phone"], owner, until, inbox_of(head))
             # The head may have been handled between the read and the lease: take the
@@ -261,15 +312,28 @@ class MongoStore(
             await self.release(claim)
         return None
 
-    async def _take_lease(self, key: str, owner: str, now: datetime, until: datetime) -> bool:
+    async def _take_lease(
+        self, key: str, owner: str, now: datetime, until: datetime
+    ) -> bool | None:
+        """True if taken, False if held by another, None if the lease document stayed locked
+        for `LEASE_WRITE_TIMEOUT`: a process killed while committing a turn leaves its
+        transaction, which holds the document, open on the server until the server's
+        `transactionLifetimeLimitSeconds` (60 s by default). Writes wait for it, so every
+        worker would pile up on that one conversation; `claim` passes over it instead.
+        (Should the write land after the timeout, the lease is ours but unused: it expires.)"""
         try:
-            await self._c.leases.update_one(
-                {"_id": key, "until": {"$lte": now}},
-                {"$set": {"owner": owner, "until": until}},
-                upsert=True,
-            )
+            with pymongo.timeout(LEASE_WRITE_TIMEOUT):
+                await self._c.leases.update_one(
+                    {"_id": key, "until": {"$lte": now}},
+                    {"$set": {"owner": owner, "until": until}},
+                    upsert=True,
+                )
         except DuplicateKeyError:
             return False  # a live lease: the upsert found no expired one and could not insert
+        except pymongo.errors.PyMongoError as error:
+            if error.timeout:
+                return None
+            raise
         return True
 
     async def renew(self, claim: Claim, now: datetime, lease: timedelta) -> Claim:
@@ -284,7 +348,8 @@ class MongoStore(
 
     async def commit_turn(self, claim: Claim, write: TurnWrite, now: datetime) -> None:
         """Without a transaction the writes run in an order that a crash anywhere can replay:
-        1. outbound entries and history lines, inserted only if their key is new, and timers
+        1. outbound entries, history lines and business events, inserted only if their key is
+           new, and timers
            (cancelled, then armed: an id in both ends armed, as the later intent) — a replay of
            the event produces the same keys, so this step repeats harmlessly;
         2. the conversation, compare-and-set on its version, carrying `last_inbox_seq`: this
@@ -302,6 +367,7 @@ class MongoStore(
             await self._check_version(conversation, session)
             await self._add_outbound(conversation, write, now, session)
             await self._set_timers(write, session)
+            await insert_events(self._c.business_events, write.events, session)
             await self._put_conversation(conversation, session, create=conversation.version == 1)
             await self._finish(claim, now, session)
 

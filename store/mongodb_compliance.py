@@ -123,6 +123,15 @@ class MongoCompliance(Connected):
         doc = await self._c.opt_outs.find_one({"_id": pair_id(business, phone)})
         return None if doc is None else opt_out_of(doc)
 
+    async def opt_outs(
+        self, business: str, *, after: str | None = None, limit: int = 100
+    ) -> list[OptOut]:
+        if limit <= 0:  # MongoDB reads a limit of 0 as none at all
+            return []
+        query = {"business": business, "phone": {"$gt": after or ""}}
+        cursor = self._c.opt_outs.find(query, sort=[("phone", 1)]).limit(limit)
+        return [opt_out_of(doc) async for doc in cursor]
+
     async def set_opt_out(self, record: OptOut) -> None:
         doc = opt_out_doc(record)
         try:
@@ -271,6 +280,8 @@ class MongoCompliance(Connected):
             ("archive", c.archive, {"phone": phone}),
             ("red_list", c.red_list, {"phone": phone}),
             ("contacts", c.contacts, {"_id": phone}),  # with the lists it is in
+            ("campaign_recipients", c.campaign_recipients, {"phone": phone}),
+            ("business_events", c.business_events, {"phone": phone}),
         ):
             counts[name] = (await table.delete_many(query, session=s)).deleted_count
         # A campaign's own recipients (from a CSV) lose the person's row.

@@ -78,6 +78,17 @@ class MongoContacts(Connected):
         cursor = self._c.contacts.find(query).sort("_id", 1)
         return [contact_of(doc) async for doc in cursor]
 
+    async def contacts_after(
+        self, list_name: str | None = None, *, after: str | None = None, limit: int = 100
+    ) -> list[Contact]:
+        if limit <= 0:  # MongoDB reads a limit of 0 as none at all
+            return []
+        query: Doc = {"_id": {"$gt": after or ""}}
+        if list_name is not None:
+            query["lists"] = list_name
+        cursor = self._c.contacts.find(query).sort("_id", 1).limit(limit)
+        return [contact_of(doc) async for doc in cursor]
+
     async def lists(self) -> dict[str, int]:
         sizes: dict[str, int] = {}
         cursor = self._c.contacts.find({"lists.0": {"$exists": True}}, {"lists": 1})

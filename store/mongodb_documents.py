@@ -71,6 +71,8 @@ class Collections:
     numbers: Collection
     contacts: Collection
     campaigns: Collection
+    campaign_recipients: Collection
+    business_events: Collection
 
     @classmethod
     def of(cls, db: AsyncDatabase[Doc]) -> Collections:
@@ -81,6 +83,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     "conversations": [
         index_on("bot_id", "phone", unique=True, partialFilterExpression={"live": True}),
         index_on("bot_id", "created_at"),
+        index_on("bot_id", "created_at", "_id"),  # the admin API's pages, in their order
         index_on("phone"),  # erasure (store/mongodb_compliance.py)
     ],
     # Erasure finds a person's entries through (bot_id, phone, ...) over every bot, rather
@@ -120,7 +123,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "credits": [index_on("purchased_at", "_id")],
     # store/mongodb_compliance.py. No TTL index on the archive: see its module.
-    "opt_outs": [index_on("phone")],
+    "opt_outs": [index_on("phone"), index_on("business", "phone")],  # + the admin API's pages
     "red_list": [index_on("business", "at", "_id"), index_on("phone")],
     "archive": [index_on("at"), index_on("phone", "at", "_id")],
     # store/mongodb_tokens.py: a request's token is found by its hash.
@@ -131,6 +134,17 @@ INDEXES: dict[str, list[IndexModel]] = {
     "contacts": [index_on("lists", "_id")],
     # store/mongodb_campaigns.py: listed oldest first.
     "campaigns": [index_on("created_at", "_id")],
+    # `_id` is the campaign and the number (once each, R5); the runner walks the pending ones
+    # in input order (the same index counts the states), erasure finds a person's rows.
+    "campaign_recipients": [index_on("campaign_id", "state", "seq"), index_on("phone")],
+    # store/mongodb_business_events.py: claims by due time, listing and purge by time,
+    # erasure by number.
+    "business_events": [
+        index_on("status", "next_at", "created_at", "_id"),
+        index_on("created_at", "_id"),
+        index_on("settled_at"),
+        index_on("phone"),
+    ],
 }
 
 

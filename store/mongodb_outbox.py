@@ -12,8 +12,10 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from store.base import LeaseLost
-from store.mongodb_documents import Connected, Doc, ms
+from store.mongodb_business_events import failed_message_event, insert_events
+from store.mongodb_documents import Connected, Doc, Session, ms
 from store.records import (
+    NEVER_DELIVERED,
     WAITING_OUTBOX,
     Conversation,
     NewOutbound,
@@ -149,23 +151,39 @@ class MongoOutbox(Connected):
     async def claim_outbound(
         self, owner: str, now: datetime, lease: timedelta, limit: int = 100
     ) -> list[OutboxEntry]:
+        """The claim of `Store.claim_outbound` without a transaction: a conversation's entries
+        are read (page, heads) before they are taken, one `find_one_and_update` each.
+
+        What keeps two dispatchers in different processes from sending two messages of one
+        conversation out of order: an entry is taken only if it was the conversation's head
+        when the heads were read, and a conversation is left alone for the rest of this claim
+        as soon as one of its entries could not be taken. A failed take is the only way to
+        see that another dispatcher acted on the conversation between our read and our take
+        (it took the head, or a `sent` entry at its deadline, which makes that entry waiting
+        again); going on to a later entry of that conversation on the strength of the old
+        heads would send it beside the one the other dispatcher holds. The other changes that
+        can make an earlier entry waiting again (a TTL revocation receipt) read nothing this
+        claim writes, so the claim simply comes before them, as in SQLite's one statement.
+        The same entry is never taken twice: the take is filtered on "still claimable".
+        """
         claimable, take = _claimable(now), _taken(owner, ms(now + lease))
         claimed: list[OutboxEntry] = []
-        served: set[str] = set()  # at most one entry per conversation and claim
+        passed: set[str] = set()  # conversations served, or touched by someone else meanwhile
         fields = {"conversation_id": 1, "status": 1}
         async with self._c.outbox.find(claimable, fields, sort=[("_id", 1)]) as cursor:
             # Page by page: the entries held back by the head rule are skipped, so the first
             # `limit` candidates may not be enough.
             while page := await cursor.to_list(limit):
-                heads = await self._heads({c["conversation_id"] for c in page})
+                heads = await self._heads({c["conversation_id"] for c in page} - passed)
                 for candidate in page:
                     conversation = candidate["conversation_id"]
-                    if conversation in served:
+                    if conversation in passed:
                         continue
                     # A sent entry past its deadline is neither held back nor holds back.
                     if candidate["status"] != _SENT and heads[conversation] != candidate["_id"]:
                         continue
-                    # Checked again: another dispatcher may have taken it since the read.
+                    # At most one entry per conversation and claim, taken or not (see above).
+                    passed.add(conversation)
                     doc = await self._c.outbox.find_one_and_update(
                         {"_id": candidate["_id"], **claimable},
                         take,
@@ -173,19 +191,17 @@ class MongoOutbox(Connected):
                     )
                     if doc is None:
                         continue
-                    served.add(conversation)
                     claimed.append(outbox_of(doc))
                     if len(claimed) == limit:
                         return claimed
         return claimed
 
     async def _heads(self, conversations: set[str]) -> dict[str, str | None]:
-        """The smallest key of a waiting entry of each conversation (None when it has none).
-
-        Read apart from the take, so not atomic with it: an earlier entry turning waiting in
-        between (a sent one claimed at its deadline) does not hold back a later one taken at
-        the same moment; its first copy was sent before the later one anyway.
-        """
+        """The smallest key of a waiting entry of each conversation (None when it has none),
+        read before the takes: `claim_outbound` says why that is enough."""
+        heads: dict[str, str | None] = dict.fromkeys(conversations)
+        if not conversations:
+            return heads
         pipeline: list[Doc] = [
             {
                 "$match": {
@@ -195,7 +211,6 @@ class MongoOutbox(Connected):
             },
             {"$group": {"_id": "$conversation_id", "head": {"$min": "$_id"}}},
         ]
-        heads: dict[str, str | None] = dict.fromkeys(conversations)
         async with await self._c.outbox.aggregate(pipeline) as cursor:
             heads.update({doc["_id"]: doc["head"] async for doc in cursor})
         return heads
@@ -227,11 +242,38 @@ class MongoOutbox(Connected):
         query: Doc = {"_id": key}
         if owner is not None:
             query.update(status=_SENDING, lease_owner=owner)
-        if (await self._c.outbox.update_one(query, update)).matched_count == 1:
+        if status in NEVER_DELIVERED:
+            if await self._unit(lambda session: self._mark_failed(query, update, now, session)):
+                return
+        elif (await self._c.outbox.update_one(query, update)).matched_count == 1:
             return
         if await self._c.outbox.find_one({"_id": key}, {"_id": 1}) is None:
             raise KeyError(f"no outbound entry {key!r}")
         raise LeaseLost(f"{owner} no longer holds outbound entry {key!r}")
+
+    async def _mark_failed(
+        self, query: Doc, update: list[Doc], now: datetime, session: Session
+    ) -> bool:
+        """The status change and its `message.failed` event, in one unit where the server
+        has transactions (else the event follows the change: a crash between loses it)."""
+        outbox = self._c.outbox
+        entry = await outbox.find_one_and_update(
+            query, update, session=session, return_document=ReturnDocument.AFTER
+        )
+        if entry is None:
+            return False
+        await insert_events(self._c.business_events, [failed_message_event(entry, now)], session)
+        return True
+
+    async def conversation_outbound(
+        self, conversation_id: str, limit: int = 1000
+    ) -> list[OutboxEntry]:
+        if limit <= 0:  # MongoDB reads a limit of 0 as none at all
+            return []
+        # Found through the (conversation_id, status, _id) index; a conversation's few entries
+        # are sorted in memory.
+        cursor = self._c.outbox.find({"conversation_id": conversation_id}, sort=[("_id", 1)])
+        return [outbox_of(doc) async for doc in cursor.limit(limit)]
 
     async def get_outbound(self, key: str) -> OutboxEntry | None:
         doc = await self._c.outbox.find_one({"_id": key})

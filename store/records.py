@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from store.business_events_records import BusinessEvent
+
 
 class ConversationStatus(StrEnum):
     ACTIVE = "active"
@@ -142,6 +144,10 @@ _FINAL_OUTBOX = frozenset(
     }
 )
 
+NEVER_DELIVERED = _FINAL_OUTBOX - {OutboxStatus.DELIVERED, OutboxStatus.READ}
+"""The final statuses of a message that will never reach the person: reaching one of them
+writes a `message.failed` business event (store/business_events_records.py)."""
+
 
 @dataclass(frozen=True, slots=True)
 class NewOutbound:
@@ -240,6 +246,8 @@ class TurnWrite:
     cancel: list[str]
     """Timer ids to cancel."""
     history: list[HistoryEntry]
+    events: list[BusinessEvent] = field(default_factory=list)
+    """What the bot's business is told of this turn (its webhook); kept once by id."""
 
 
 class AgentState(StrEnum):

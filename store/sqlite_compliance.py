@@ -68,6 +68,7 @@ _ERASE: tuple[tuple[str, str], ...] = (
     # The person's lists go with their contact, not counted apart (MongoDB keeps them in it).
     ("", "DELETE FROM contact_lists WHERE phone = :phone"),
     ("contacts", "DELETE FROM contacts WHERE phone = :phone"),
+    ("business_events", "DELETE FROM business_events WHERE phone = :phone"),
     # A campaign's own recipients (from a CSV) lose the person's row; the count is of campaigns.
     (
         "campaigns",
@@ -78,6 +79,7 @@ _ERASE: tuple[tuple[str, str], ...] = (
         WHERE EXISTS (SELECT 1 FROM json_each(campaigns.recipients) AS row
             WHERE json_extract(row.value, '$.phone') = :phone)""",
     ),
+    ("campaign_recipients", "DELETE FROM campaign_recipients WHERE phone = :phone"),
     # OR REPLACE: a record already kept under `hashed` (the person was erased before, then
     # wrote STOP or START again) gives way to the newer one.
     ("opt_outs", "UPDATE OR REPLACE opt_outs SET phone = :hashed WHERE phone = :phone"),
@@ -130,6 +132,13 @@ class SqliteCompliance(Connected):
         sql = "SELECT * FROM opt_outs WHERE phone = ? AND business = ?"
         row = self._conn.execute(sql, (phone, business)).fetchone()
         return None if row is None else opt_out_of(row)
+
+    async def opt_outs(
+        self, business: str, *, after: str | None = None, limit: int = 100
+    ) -> list[OptOut]:
+        sql = """SELECT * FROM opt_outs WHERE business = ? AND phone > ?
+            ORDER BY phone LIMIT ?"""
+        return [opt_out_of(row) for row in self._conn.execute(sql, (business, after or "", limit))]
 
     async def set_opt_out(self, record: OptOut) -> None:
         r = record

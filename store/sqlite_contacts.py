@@ -64,6 +64,20 @@ class SqliteContacts(Connected):
             rows = self._conn.execute(sql, (list_name,))
         return [_contact_of(row) for row in rows]
 
+    async def contacts_after(
+        self, list_name: str | None = None, *, after: str | None = None, limit: int = 100
+    ) -> list[Contact]:
+        if list_name is None:
+            sql = "SELECT * FROM contacts WHERE phone > ? ORDER BY phone LIMIT ?"
+            rows = self._conn.execute(sql, (after or "", limit))
+        else:
+            sql = """SELECT contacts.* FROM contact_lists
+                JOIN contacts ON contacts.phone = contact_lists.phone
+                WHERE contact_lists.list_name = ? AND contact_lists.phone > ?
+                ORDER BY contact_lists.phone LIMIT ?"""
+            rows = self._conn.execute(sql, (list_name, after or "", limit))
+        return [_contact_of(row) for row in rows]
+
     async def lists(self) -> dict[str, int]:
         sql = """SELECT list_name, count(*) AS size FROM contact_lists
             GROUP BY list_name ORDER BY list_name"""

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from store.base import LeaseLost
 from store.records import Conversation, NewOutbound, OutboxEntry, OutboxStatus, queued_line
+from store.sqlite_business_events import insert_failed_message_event
 from store.sqlite_schema import (
     WAITING,
     Connected,
@@ -130,6 +131,7 @@ class SqliteOutbox(Connected):
                     "INSERT INTO outbox_providers VALUES (?, ?) ON CONFLICT DO NOTHING",
                     (provider_id, key),
                 )
+            insert_failed_message_event(db, key, status.value, now)
 
     async def get_outbound(self, key: str) -> OutboxEntry | None:
         row = self._conn.execute("SELECT * FROM outbox WHERE key = ?", (key,)).fetchone()
@@ -138,6 +140,12 @@ class SqliteOutbox(Connected):
     async def find_outbound_by_provider_id(self, provider_id: str) -> OutboxEntry | None:
         row = self._conn.execute(_FIND_BY_PROVIDER_ID, (provider_id,)).fetchone()
         return None if row is None else outbox_of(row)
+
+    async def conversation_outbound(
+        self, conversation_id: str, limit: int = 1000
+    ) -> list[OutboxEntry]:
+        sql = "SELECT * FROM outbox WHERE conversation_id = ? ORDER BY key LIMIT ?"
+        return [outbox_of(row) for row in self._conn.execute(sql, (conversation_id, limit))]
 
     async def outbox_depth(self) -> dict[OutboxStatus, int]:
         sql = "SELECT status, COUNT(*) FROM outbox GROUP BY status"

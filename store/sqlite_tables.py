@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from store.records import WAITING_OUTBOX, OutboxStatus
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 """Kept in `PRAGMA user_version`; `create_schema` migrates from the number it finds there.
 Version 3 added the billing tables, version 4 the compliance tables (opt-outs, red list,
 archive) and the indexes that archiving and erasure walk, version 6 the admin API's tokens,
 version 7 the Time2Chat numbers, version 8 the address book (contacts and their lists),
-version 9 the campaigns: `TABLES` creates them in an older file as it is."""
+version 9 the campaigns, version 10 the business events (and the campaigns' recipients):
+`TABLES` creates them in an older file as it is."""
 
 WAITING = f"status IN ({', '.join(repr(s.value) for s in sorted(WAITING_OUTBOX))})"
 """The outbox entries still to be (re)sent, which hold back the later ones of their
@@ -25,6 +26,23 @@ RECIPIENT = "substr(key, length(rtrim(key, replace(key, ':', ''))) + 1)"
 `rtrim` strips every trailing character that is not a colon; `erase_phone` must repeat the
 expression word for word for SQLite to use the index on it."""
 
+BUSINESS_EVENT_TABLES = (
+    # `data` is the kind's JSON. Claims walk the pending events by due time (a NULL `next_at`,
+    # due at once, sorts first); the listing and the retention purge go by time.
+    """CREATE TABLE IF NOT EXISTS business_events (
+        id TEXT PRIMARY KEY, bot_id TEXT NOT NULL, kind TEXT NOT NULL, phone TEXT NOT NULL,
+        conversation_id TEXT, data TEXT NOT NULL, created_at INTEGER NOT NULL,
+        status TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER, last_error TEXT,
+        settled_at INTEGER)""",
+    """CREATE INDEX IF NOT EXISTS business_events_due
+        ON business_events (next_at, created_at) WHERE status = 'pending'""",
+    "CREATE INDEX IF NOT EXISTS business_events_created ON business_events (created_at, id)",
+    """CREATE INDEX IF NOT EXISTS business_events_settled
+        ON business_events (settled_at) WHERE status != 'pending'""",
+    "CREATE INDEX IF NOT EXISTS business_events_phone ON business_events (phone)",
+)
+"""Version 10: what a business's webhook is told (store/sqlite_business_events.py)."""
+
 COMPLIANCE_TABLES = (
     # Keyed phone first: a business's lookup of a number uses the whole key, and erasure finds
     # a person's rows by its prefix, with no second index.
@@ -36,6 +54,8 @@ COMPLIANCE_TABLES = (
         phone TEXT NOT NULL, business TEXT NOT NULL, at INTEGER NOT NULL,
         reason TEXT NOT NULL, PRIMARY KEY (phone, business)) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS red_list_business ON red_list (business, at, phone)",
+    # The admin API pages a business's opt-outs by number.
+    "CREATE INDEX IF NOT EXISTS opt_outs_business ON opt_outs (business, phone)",
     # A rowid table: its rows carry a whole record's JSON, too large for a WITHOUT ROWID
     # table's b-tree pages.
     """CREATE TABLE IF NOT EXISTS archive (
@@ -76,6 +96,8 @@ TABLES = (
     """CREATE UNIQUE INDEX IF NOT EXISTS conversations_live
         ON conversations (bot_id, phone) WHERE status != 'ended'""",
     "CREATE INDEX IF NOT EXISTS conversations_bot ON conversations (bot_id, created_at)",
+    # The admin API's pages of a bot's conversations (`conversations_after`).
+    "CREATE INDEX IF NOT EXISTS conversations_page ON conversations (bot_id, created_at, id)",
     # AUTOINCREMENT: a seq is never reused, even after the newest entries are purged.
     """CREATE TABLE IF NOT EXISTS inbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL,
@@ -119,6 +141,8 @@ TABLES = (
         ON outbox (conversation_id, key, status) WHERE {WAITING}""",
     """CREATE INDEX IF NOT EXISTS outbox_deadline
         ON outbox (deadline_at) WHERE deadline_at IS NOT NULL""",
+    # The admin API shows a conversation's messages (`conversation_outbound`), sent or not.
+    "CREATE INDEX IF NOT EXISTS outbox_conversation ON outbox (conversation_id, key)",
     # `rowid` breaks ties between lines of one turn written at the same instant.
     """CREATE TABLE IF NOT EXISTS history (
         key TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, direction TEXT NOT NULL,
@@ -157,6 +181,7 @@ TABLES = (
         purchased_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, note TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS credits_purchased ON credits (purchased_at, id)",
     *COMPLIANCE_TABLES,
+    *BUSINESS_EVENT_TABLES,
     # Version 6: the admin API's bearer tokens (store/sqlite_tokens.py), found by the hash of
     # the secret a request presents; `scopes` is a JSON array of bot ids (or `*`).
     """CREATE TABLE IF NOT EXISTS api_tokens (
@@ -182,9 +207,31 @@ TABLES = (
         id TEXT PRIMARY KEY, bot_id TEXT NOT NULL, list_name TEXT, recipients TEXT NOT NULL,
         vars TEXT NOT NULL, send_at INTEGER NOT NULL, per_minute REAL, status TEXT NOT NULL,
         started INTEGER NOT NULL, merged INTEGER NOT NULL, invalid INTEGER NOT NULL,
-        version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)""",
+        version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+        rate REAL, total INTEGER NOT NULL DEFAULT 0, problems TEXT NOT NULL DEFAULT '[]',
+        runner TEXT, lease_until INTEGER, cursor INTEGER NOT NULL DEFAULT 0,
+        waiting_until INTEGER)""",
     "CREATE INDEX IF NOT EXISTS campaigns_created ON campaigns (created_at, id)",
+    # Version 10: the campaigns' recipients, one row per number (store/sqlite_campaigns.py),
+    # keyed by campaign and number (R5: once each). The runner walks a campaign's pending
+    # rows in input order through `campaign_recipients_state` (which also counts the
+    # states); erasure finds a person's rows by number. A version 9 campaign's `recipients`
+    # JSON stays readable (new ones write `[]`); its runner imports it into rows.
+    """CREATE TABLE IF NOT EXISTS campaign_recipients (
+        campaign_id TEXT NOT NULL, phone TEXT NOT NULL, seq INTEGER NOT NULL,
+        vars TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (campaign_id, phone))
+        WITHOUT ROWID""",
+    """CREATE INDEX IF NOT EXISTS campaign_recipients_state
+        ON campaign_recipients (campaign_id, state, seq)""",
+    "CREATE INDEX IF NOT EXISTS campaign_recipients_phone ON campaign_recipients (phone)",
 )
+
+V9_CAMPAIGNS = """CREATE TABLE IF NOT EXISTS campaigns (
+    id TEXT PRIMARY KEY, bot_id TEXT NOT NULL, list_name TEXT, recipients TEXT NOT NULL,
+    vars TEXT NOT NULL, send_at INTEGER NOT NULL, per_minute REAL, status TEXT NOT NULL,
+    started INTEGER NOT NULL, merged INTEGER NOT NULL, invalid INTEGER NOT NULL,
+    version INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)"""
+"""The campaigns table as schema version 9 made it (`UPGRADES[9]` completes it)."""
 
 UPGRADES: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # From version 1: the router's outbox columns; the provider ids of the entries already
@@ -209,6 +256,22 @@ UPGRADES: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "ALTER TABLE outbox ADD COLUMN reply INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE outbox ADD COLUMN valid_from INTEGER",
             "DROP INDEX IF EXISTS outbox_final",
+        ),
+        (),
+    ),
+    # From version 9: the campaign runner's columns (its pace per second, import counts, lease
+    # and cursor); the recipients move to `campaign_recipients` (created by `TABLES`). A file
+    # older than version 9 first gets the version 9 table, which the same columns complete.
+    9: (
+        (
+            V9_CAMPAIGNS,
+            "ALTER TABLE campaigns ADD COLUMN rate REAL",
+            "ALTER TABLE campaigns ADD COLUMN total INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE campaigns ADD COLUMN problems TEXT NOT NULL DEFAULT '[]'",
+            "ALTER TABLE campaigns ADD COLUMN runner TEXT",
+            "ALTER TABLE campaigns ADD COLUMN lease_until INTEGER",
+            "ALTER TABLE campaigns ADD COLUMN cursor INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE campaigns ADD COLUMN waiting_until INTEGER",
         ),
         (),
     ),

@@ -23,8 +23,10 @@ decides (a report that says `direction: MT` without a `status` is refused as mal
   retries are stored once; its channel is the route's (`sms` or `t2c`).
 
 Answers: 200 once stored (or once a report is known to change nothing: an unknown message
-id, a duplicate); 400 for a body that is not a message resource; 413 over `MAX_BODY`; 404 for
-an unknown token; 503 when the store fails. sms.md §1.4 suggests 2xx even for unparseable
+id, a duplicate); 409 for a report that overtook our record of the send (its `refClient`
+names a message still `sending`: smsmode posts it again ~30 s later); 400 for a body that
+is not a message resource; 413 over `MAX_BODY`; 404 for an unknown token; 503 when the store
+fails. sms.md §1.4 suggests 2xx even for unparseable
 bodies; we keep the house rule (4xx, nothing stored): smsmode then retries a malformed body
 six times over a day and drops it, and the refusals show in both sides' logs.
 """
@@ -50,6 +52,7 @@ from store.records import InboxSource, NewInbound, OutboxStatus
 from webhooks.common import (
     Id,
     ProviderModel,
+    ReceiptOutcome,
     Reject,
     Text,
     apply_receipt,
@@ -60,6 +63,7 @@ from webhooks.common import (
     ok,
     parse_object,
     read_body,
+    store_failures,
     store_inbound,
     validate,
 )
@@ -171,6 +175,8 @@ class SmsmodeMessage(ProviderModel):
     recipient: Recipient | None = None
     body: Body | None = None
     status: SmsStatus | None = None
+    refClient: Text | None = None
+    """Ours, echoed: the outbox key of the message a report is about (agents/smsmode.py)."""
 
 
 # --- the handler ------------------------------------------------------------------------------
@@ -219,7 +225,24 @@ class _SmsmodeCallbacks:
             name=NAME,
             operator=_operator(status.lookup),
         )
+        if outcome is ReceiptOutcome.UNKNOWN and await self._still_sending(route, message):
+            # The report overtook our own record of the send (smsmode answered, then posted
+            # the report before the router wrote the message id): asked again, smsmode posts
+            # it after about 30 s (sms.md §1.4), by when the id is known. Nothing is stored.
+            raise Reject(409, "the message is not recorded as sent yet: post the report again")
         return ok(outcome.value)
+
+    async def _still_sending(self, route: SmsRoute, message: SmsmodeMessage) -> bool:
+        if not message.refClient:
+            return False
+        with store_failures(NAME):
+            entry = await self.store.get_outbound(message.refClient)
+        return (
+            entry is not None
+            and entry.bot_id == route.bot_id
+            and entry.status is OutboxStatus.SENDING
+            and message.messageId not in entry.provider_ids
+        )
 
     async def _incoming(self, route: SmsRoute, message: SmsmodeMessage) -> web.Response:
         phone = _sender(route, message)

@@ -62,7 +62,7 @@ class ScriptedTokens:
 
 @pytest.fixture
 def emulator() -> RbmManagementEmulator:
-    return RbmManagementEmulator(token=TOKEN, clock=FakeClock(NOW))
+    return RbmManagementEmulator(token=TOKEN, clock=FakeClock(NOW), handshake="off")
 
 
 @pytest.fixture
@@ -91,6 +91,11 @@ async def test_the_admin_script_from_brand_to_launch(
 
     integration = await api.create_integration(name, "https://bot.acme.fr/rbm", "hook-secret")
     assert integration["agentWebhookIntegration"]["webhookUri"] == "https://bot.acme.fr/rbm"
+    assert (await api.list_integrations(name))["integrations"] == [integration]
+    assert await api.delete_integration(integration["name"]) == {}
+    assert await api.list_integrations(name) == {}
+    with pytest.raises(ValueError, match="integrations/"):
+        await api.delete_integration(name)  # an agent's name, not an integration's
     tester = await api.add_tester(f"{agent_id}@rbm.goog", PHONE)
     assert tester["inviteStatus"] == "PENDING"
     assert (await api.list_testers(agent_id))["testers"] == [tester]

@@ -4,115 +4,27 @@ the OpenAPI document. Over aiohttp's test client, on a runtime with a SQLite sto
 from __future__ import annotations
 
 import json
-import textwrap
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from bots.admin import add_admin_api, admin_app
+from bots.admin import admin_app
+from bots.admin.areas import OPERATIONS
 from bots.admin.auth import hash_token, new_token
 from bots.admin.openapi import openapi_document
-from bots.outbox import RecordingSender
-from bots.runtime import Runtime
-from bots.worker import BotProfile
-from messaging.channel import Channel
-from messaging.clock import FakeClock
 from store.billing_records import LedgerEntry, LedgerKind
-from store.sqlite import SqliteStore
-from store.tokens_records import ALL_BOTS, ApiToken
-
-FLOW = """\
-flow: rdv
-start: ask
-vars: {date: "demain"}
-states:
-  ask:
-    say:
-      text: "Bonjour {{ contact.first_name | default('à vous') }}, le {{ vars.date }} ?"
-      suggestions:
-        - {reply: Oui, data: yes}
-    on:
-      - data: yes
-        goto: done
-  done: {say: Merci, end: true}
-"""
-NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-URL = "/v1/bots/rdv/conversations"
-BODY = {
-    "phone": "06 12 34 56 78",
-    "vars": {"date": "12 décembre"},
-    "contact": {"first_name": "Ana"},
-}
-
-Client = TestClient[web.Request, web.Application]
-ClientFactory = Callable[[web.Application], Awaitable[Client]]
-
-
-@dataclass
-class Api:
-    client: Client
-    runtime: Runtime
-    sender: RecordingSender
-    rdv: str
-    """A token scoped to `rdv`."""
-    other: str
-    """A token scoped to `colis` only."""
-    revoked: str
-
-    async def post(
-        self, body: Any = None, *, token: str | None = None, key: str | None = "k-1", **kw: Any
-    ) -> tuple[int, Any, Any]:
-        headers = {"Authorization": f"Bearer {token or self.rdv}"}
-        if key is not None:
-            headers["Idempotency-Key"] = key
-        data = kw.pop("data", None)
-        if data is None:
-            data = json.dumps(BODY if body is None else body)
-        response = await self.client.post(kw.pop("url", URL), data=data, headers=headers)
-        return response.status, await response.json(), response.headers
+from store.tokens_records import ApiToken
+from tests.bots.admin_client import BODY, NOW, URL, Api, ClientFactory, error_of, make_api
 
 
 @pytest.fixture
 async def api(aiohttp_client: ClientFactory, tmp_path: Path) -> AsyncIterator[Api]:
-    flow = tmp_path / "rdv.yaml"
-    flow.write_text(textwrap.dedent(FLOW), encoding="utf-8")
-    sender = RecordingSender()
-    runtime = Runtime(
-        SqliteStore(tmp_path / "admin.db"),
-        {bot: BotProfile(bot, channel=Channel.SMS) for bot in ("rdv", "colis")},
-        {"rdv": flow, "colis": flow},
-        clock=FakeClock(NOW),
-        sender=sender,
-    )
-    await runtime.open()
-    secrets = {}
-    for token_id, scopes in (("t-rdv", ("rdv",)), ("t-colis", ("colis",)), ("t-old", (ALL_BOTS,))):
-        secrets[token_id] = new_token()
-        record = ApiToken(token_id, token_id, hash_token(secrets[token_id]), scopes, NOW)
-        await runtime.store.save_token(record)
-    await runtime.store.revoke_token("t-old", NOW)
-    app = web.Application()
-    add_admin_api(app, runtime)
-    client = await aiohttp_client(app)
-    yield Api(client, runtime, sender, secrets["t-rdv"], secrets["t-colis"], secrets["t-old"])
-    await runtime.close()
-
-
-def error_of(body: Any, code: str) -> dict[str, Any]:
-    assert set(body) == {"error"}
-    error: dict[str, Any] = body["error"]
-    assert error["code"] == code
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert set(error) <= {"code", "message", "details"}
-    return error
+    api = await make_api(aiohttp_client, tmp_path)
+    yield api
+    await api.runtime.close()
 
 
 @pytest.mark.parametrize(
@@ -156,7 +68,18 @@ async def test_an_unknown_bot_is_404_for_a_token_of_all_bots(api: Api) -> None:
     assert status == 403
 
 
-@pytest.mark.parametrize("data", ["{", "", "[1,", '{"phone": "\\ud800"}', "\xff"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        "{",
+        "",
+        "[1,",
+        '{"phone": "\\ud800"}',
+        "\xff",
+        '{"phone": "0612345678", "vars": {"n": 99999999999999999999}}',  # beyond 64 bits
+        '{"phone": "0612345678", "vars": {"n": NaN}}',
+    ],
+)
 async def test_a_body_that_is_not_json_is_400(api: Api, data: str) -> None:
     status, body, _ = await api.post(data=data.encode("utf-8", "surrogateescape"))
     assert status == 400
@@ -241,7 +164,7 @@ async def test_the_openapi_document_is_served_without_a_token(api: Api) -> None:
     response = await api.client.get("/v1/openapi.json")
     assert response.status == 200
     document = await response.json()
-    assert document == json.loads(json.dumps(openapi_document()))
+    assert document == json.loads(json.dumps(openapi_document(OPERATIONS)))
     assert document["openapi"].startswith("3.1")
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     # Every route of the API is described, under the server's `/v1`.

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bots.cli_contacts import CsvFileError, read_contacts, slug
+from bots.cli_contacts import read_contacts
+from bots.csv_files import CsvFileError, slug
 from store.contacts_records import Contact
 from store.sqlite import SqliteStore
 from tests.bots.deployment import run_cli as run_with_env

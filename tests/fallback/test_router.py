@@ -15,10 +15,12 @@ from store.records import AgentRecord, AgentState, OutboxStatus
 from tests.fallback.harness import (
     AGENT,
     CALLBACK_TOKEN,
+    LEASE,
     NUMBER,
     RCS_PHONE,
     SMS_PHONE,
     T0,
+    Line,
     details,
     history,
     open_line,
@@ -406,6 +408,38 @@ async def test_an_sms_whose_outcome_is_unknown_can_be_retried_by_choice(tmp_path
         line.sms.faults.hang_rate = 0.0
         line.sms.release_hung()
         await line.advance(timedelta(minutes=1))
+        assert line.texts(SMS_PHONE) == [("sms", "Bonjour")]
+
+
+async def _die_while_sending_by_sms(line: Line, key: str) -> None:
+    """What a process leaves when it is killed between its `sending` mark and smsmode's
+    answer: the entry `sending` by SMS under a lease nobody renews."""
+    (claimed,) = await line.store.claim_outbound("dead-process", line.clock.now(), LEASE)
+    assert claimed.key == key
+    await line.store.mark_outbound(
+        key, OutboxStatus.SENDING, line.clock.now(), route="sms", owner="dead-process"
+    )
+    await line.advance(LEASE + timedelta(seconds=1))
+
+
+async def test_an_sms_interrupted_by_a_crash_is_not_sent_again(tmp_path: Path) -> None:
+    """The process that was sending it died: smsmode may have taken it, and a second copy
+    could not be dropped (sms.md §1.3), so by default it fails, saying why."""
+    async with open_line(tmp_path) as line:
+        (key,) = await line.queue(SMS_PHONE, "Bonjour")
+        await _die_while_sending_by_sms(line, key)
+        entry = await line.entry(key)
+        assert entry.status is OutboxStatus.FAILED
+        assert "interrupted while sending by SMS" in details(entry)[-1]
+        assert line.texts(SMS_PHONE) == []
+
+
+async def test_an_sms_interrupted_by_a_crash_is_sent_again_by_choice(tmp_path: Path) -> None:
+    policy = DispatchPolicy(sms_unknown_outcome="retry")
+    async with open_line(tmp_path, policy=policy) as line:
+        (key,) = await line.queue(SMS_PHONE, "Bonjour")
+        await _die_while_sending_by_sms(line, key)
+        assert (await line.entry(key)).status is OutboxStatus.DELIVERED
         assert line.texts(SMS_PHONE) == [("sms", "Bonjour")]
 
 

@@ -157,9 +157,15 @@ class TestSandbox:
         assert len(render(source)) == MAX_OUTPUT
 
     def test_expression_value_over_max_output_is_refused(self) -> None:
-        expression = Expression("('x' * 10000) ~ ('x' * 10000) ~ ('x' * 10000) ~ ('x' * 10000)")
+        context = {**CONTEXT, "vars": {"long": "x" * (MAX_OUTPUT + 1)}}
         with pytest.raises(TemplateRenderError, match="expression value is over the limit"):
+            Expression("vars.long").evaluate(context)
+
+    def test_a_concatenation_over_max_output_is_refused_when_built(self) -> None:
+        expression = Expression("('x' * 10000) ~ ('x' * 10000) ~ ('x' * 10000) ~ ('x' * 10000)")
+        with pytest.raises(TemplateRenderError, match="refused by the template sandbox") as error:
             expression.evaluate(CONTEXT)
+        assert f"a string of 40000 characters is over the limit of {MAX_OUTPUT}" in str(error.value)
 
     def test_the_context_cannot_be_modified(self) -> None:
         context: dict[str, Any] = {"vars": {"tags": ["a"], "cart": {"total": 1}}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,8 +12,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from messaging.clock import FakeClock
-from sandbox.rbm_management import TESTERS_PER_DAY, RbmManagementEmulator
-from tests.sandbox.conftest import RCS_PHONE, T0
+from sandbox.rbm_management import TESTERS_PER_DAY, Handshake, RbmManagementEmulator
+from tests.sandbox.conftest import RCS_PHONE, T0, Received, Receiver
 
 Client = TestClient[web.Request, web.Application]
 ClientFactory = Callable[[web.Application], Awaitable[Client]]
@@ -179,6 +180,7 @@ async def test_regions_are_french_carriers(api: Client) -> None:
 async def test_integration_keeps_the_secret_but_does_not_echo_it(
     api: Client, emulator: RbmManagementEmulator
 ) -> None:
+    emulator.handshake = "off"  # nothing listens at bot.acme.fr
     name = await new_agent(api)
     hook = {"webhookUri": "https://bot.acme.fr/rbm", "verificationToken": "s3cret"}
     answer = await call(api, "POST", f"/v1/{name}/integrations", {"agentWebhookIntegration": hook})
@@ -360,3 +362,71 @@ async def test_injected_failures_use_the_google_envelope(
     assert response.status == 429
     assert response.headers["Retry-After"] == "7"
     assert (await call(api, "GET", "/v1/regions"))["regions"]
+
+
+# --- Webhook integrations: the handshake (rbm.md §5.2) -----------------------------------------
+
+
+def echo_secret(prefix: str = "") -> Callable[[Received], web.Response]:
+    def answer(received: Received) -> web.Response:
+        return web.Response(text=prefix + json.loads(received.body)["secret"])
+
+    return answer
+
+
+async def test_a_new_webhook_is_verified_by_the_handshake(
+    api: Client, emulator: RbmManagementEmulator, receiver: Receiver
+) -> None:
+    receiver.answer = echo_secret()
+    name = await new_agent(api)
+    hook = {"webhookUri": receiver.url("/webhooks/rbm"), "verificationToken": "s3cret"}
+    answer = await call(api, "POST", f"/v1/{name}/integrations", {"agentWebhookIntegration": hook})
+    assert answer["agentWebhookIntegration"] == {"webhookUri": receiver.url("/webhooks/rbm")}
+    (handshake,) = receiver.requests
+    assert handshake.path == "/webhooks/rbm"
+    assert json.loads(handshake.body)["clientToken"] == "s3cret"
+    assert [(a.kind, a.status) for a in emulator.webhooks.attempts] == [("handshake", 200)]
+    listed = await call(api, "GET", f"/v1/{name}/integrations")
+    assert listed == {"integrations": [answer]}  # the token is never given back
+
+
+@pytest.mark.parametrize("handshake", ["strict", "lenient"])
+async def test_a_webhook_that_does_not_echo_the_secret_is_refused(
+    api: Client, emulator: RbmManagementEmulator, receiver: Receiver, handshake: Handshake
+) -> None:
+    emulator.handshake = handshake
+    receiver.answer = echo_secret("secret: ")  # Google's Node sample
+    name = await new_agent(api)
+    hook = {"webhookUri": receiver.url("/rbm"), "verificationToken": "s3cret"}
+    body = {"agentWebhookIntegration": hook}
+    if handshake == "lenient":
+        await call(api, "POST", f"/v1/{name}/integrations", body)
+        assert len(emulator.integrations[name]) == 1
+        return
+    answer = await call(api, "POST", f"/v1/{name}/integrations", body, status=400)
+    assert answer["error"]["status"] == "FAILED_PRECONDITION"
+    assert "did not answer the verification handshake" in answer["error"]["message"]
+    assert "s3cret" not in answer["error"]["message"]
+    assert emulator.integrations.get(name, []) == []
+    assert await call(api, "GET", f"/v1/{name}/integrations") == {}
+
+
+async def test_integrations_are_deleted_by_name(
+    api: Client, emulator: RbmManagementEmulator
+) -> None:
+    emulator.handshake = "off"
+    name = await new_agent(api)
+    hook = {"webhookUri": "https://bot.acme.fr/rbm", "verificationToken": "s3cret"}
+    created = await call(api, "POST", f"/v1/{name}/integrations", {"agentWebhookIntegration": hook})
+    assert await call(api, "DELETE", f"/v1/{created['name']}") == {}
+    assert await call(api, "GET", f"/v1/{name}/integrations") == {}
+    await call(api, "DELETE", f"/v1/{created['name']}", status=404)
+
+
+async def test_every_api_call_is_noted_refused_ones_too(
+    api: Client, emulator: RbmManagementEmulator
+) -> None:
+    await api.get("/v1/regions")  # no bearer: 401
+    await call(api, "GET", "/v1/brands")
+    await api.post("/sandbox/management/testers/+33612345678/accept")  # a control route
+    assert emulator.calls == ["GET /v1/regions", "GET /v1/brands"]

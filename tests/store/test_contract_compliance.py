@@ -398,6 +398,7 @@ ERASED_ONCE = erased(
     ledger=2,
     contacts=1,
     campaigns=1,
+    business_events=1,
 )
 RCS_STATE = f"rcs:causette-demo-agent:{PHONE}"
 T2C_STATE = f"t2c:+33912345678:{PHONE}"
@@ -416,6 +417,8 @@ async def populate(store: Store) -> None:
     after = bumped(replace(conv, last_inbox_seq=first.seq), NEW)
     await next_turn(store, after, NEW, says, outbound("o-2"), *lines, timer(conv, "relance", FAR))
     await store.mark_outbound("o-1", OutboxStatus.SENT, NEW, provider_id="rbm-1", route="rcs")
+    # A message that will never arrive: its business event names the person too.
+    await store.mark_outbound("o-2", OutboxStatus.FAILED, NEW, detail="refused")
 
     # The same number with another bot, in a conversation that ended.
     ended = conversation("conv-b", bot="bot-b", created_at=NEW)
@@ -565,3 +568,18 @@ async def test_an_erasure_cut_short_leaves_all_or_a_rest_that_runs_again(
     for written in FORMATS:
         assert written not in everything
     assert await store.get_opt_out(BUSINESS, HASHED) == opt_out(HASHED)
+
+
+async def test_opt_outs_are_paged_by_number_per_business(store: Store) -> None:
+    records = [
+        OptOut("acme", PHONES[2], True, sec(1), "sms:STOP"),
+        OptOut("acme", PHONES[0], False, sec(2), "sms:START"),
+        OptOut("other", PHONES[1], True, sec(3), "admin"),
+    ]
+    for record in records:
+        await store.set_opt_out(record)
+    assert await store.opt_outs("acme") == [records[1], records[0]]
+    assert await store.opt_outs("acme", limit=1) == [records[1]]
+    assert await store.opt_outs("acme", after=PHONES[0]) == [records[0]]
+    assert await store.opt_outs("other") == [records[2]]
+    assert await store.opt_outs("nobody") == []

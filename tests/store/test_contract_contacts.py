@@ -78,3 +78,17 @@ async def test_an_import_that_fails_writes_nothing() -> None:
             await store.upsert_contacts(batch, "clients")
         assert await store.contacts() == [contact(first_name="Zoé")]
         assert await store.lists() == {}
+
+
+async def test_contacts_after_pages_by_number(store: Store) -> None:
+    await store.upsert_contacts([contact(PHONES[2]), contact(PHONES[0])], "clients")
+    await store.upsert_contacts([contact(PHONES[1])])
+    assert [c.phone for c in await store.contacts_after()] == list(PHONES[:3])
+    assert [c.phone for c in await store.contacts_after(limit=2)] == list(PHONES[:2])
+    assert [c.phone for c in await store.contacts_after(after=PHONES[0])] == list(PHONES[1:3])
+    assert [c.phone for c in await store.contacts_after("clients")] == [PHONES[0], PHONES[2]]
+    assert await store.contacts_after("clients", after=PHONES[0]) == [
+        await store.get_contact(PHONES[2])
+    ]
+    assert await store.contacts_after("nobody") == []
+    assert await store.contacts_after(limit=0) == []

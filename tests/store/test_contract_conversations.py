@@ -241,3 +241,71 @@ async def test_update_conversation_of_an_unknown_one_conflicts(store: Store, ver
     with pytest.raises(VersionConflict):
         await store.update_conversation(replace(conversation(), version=version))
     assert await store.get_conversation_by_id("conv-1") is None
+
+
+# --- pages and writes of the admin API -----------------------------------------------------
+
+
+async def test_conversations_after_pages_by_creation_then_id(store: Store) -> None:
+    # Two created at the same instant: the id breaks the tie, on every backend.
+    b = await start(store, conversation("b", phone=PHONES[0], created_at=sec(10)))
+    a = await start(store, conversation("a", phone=PHONES[1], created_at=sec(10)))
+    first = await start(store, conversation("z", phone=PHONES[2], created_at=sec(5)))
+    ended = await start(store, conversation("e", phone=PHONES[3], created_at=sec(20)))
+    ended = await step(store, bumped(ended, sec(30), status=ENDED), now=sec(30))
+    await start(store, conversation("x", bot="bot-b", phone=PHONES[4]))
+
+    assert await store.conversations_after(BOT) == [first, a, b]
+    assert await store.conversations_after(BOT, limit=2) == [first, a]
+    assert await store.conversations_after(BOT, after=(sec(10), "a")) == [b]
+    assert await store.conversations_after(BOT, after=(sec(10), "b")) == []
+    every = frozenset(ConversationStatus)
+    assert await store.conversations_after(BOT, statuses=every, after=(sec(5), "z")) == [
+        a,
+        b,
+        ended,
+    ]
+    assert await store.conversations_after(BOT, statuses=frozenset({ENDED})) == [ended]
+    assert await store.conversations_after(BOT, limit=0) == []
+
+
+async def test_write_conversation_writes_it_with_its_messages_and_lines(store: Store) -> None:
+    conv = await start(store, conversation(status=HANDED_OFF))
+    after = bumped(conv, sec(5))
+    said = line(after, "human:1", sec(5))
+    await store.write_conversation(after, [outbound("k-h1", due_at=sec(5))], [said], sec(5))
+    assert await store.get_conversation_by_id(conv.id) == after
+    entry = await store.get_outbound("k-h1")
+    assert entry is not None
+    assert (entry.conversation_id, entry.phone, entry.created_at) == (conv.id, PHONE, sec(5))
+    assert await store.history(conv.id) == [said]
+    # The same keys again (a retried request) keep the first.
+    again = bumped(after, sec(6))
+    changed = [outbound("k-h1", content={"text": "other"})]
+    await store.write_conversation(again, changed, [line(again, "human:1", sec(6))], sec(6))
+    assert await store.get_outbound("k-h1") == entry
+    assert await store.history(conv.id) == [said]
+
+
+async def test_write_conversation_on_a_stale_version_writes_nothing(store: Store) -> None:
+    conv = await start(store, conversation(status=HANDED_OFF))
+    with pytest.raises(VersionConflict):
+        await store.write_conversation(
+            replace(conv, version=3), [outbound("k")], [line(conv, "l")], sec(1)
+        )
+    assert await store.get_conversation_by_id(conv.id) == conv
+    assert await store.get_outbound("k") is None
+    assert await store.history(conv.id) == []
+
+
+async def test_a_turn_read_before_write_conversation_conflicts(store: Store) -> None:
+    conv = await start(store, conversation(status=HANDED_OFF))
+    await store.append_inbound(inbound("m1"))
+    claim = await claim_one(store)  # a worker read `conv` and runs its turn...
+    released = bumped(conv, sec(2), status=ACTIVE)
+    await store.write_conversation(released, [], [line(released, "release")], sec(2))
+    with pytest.raises(VersionConflict):  # ...and its write is refused: it handles it again
+        await store.commit_turn(claim, turn(bumped(conv, sec(3)), outbound=[outbound("o")]), sec(3))
+    assert await store.get_outbound("o") is None
+    await store.release(claim)
+    assert await store.get_conversation_by_id(conv.id) == released

@@ -139,3 +139,16 @@ async def test_mark_outbound_of_an_unknown_key_raises_key_error(store: Store) ->
     with pytest.raises(KeyError):
         await store.mark_outbound("nope", SENT, T0, owner="d1")
     assert await store.find_outbound_by_provider_id("rbm-1") is None
+
+
+async def test_conversation_outbound_lists_its_entries_in_key_order(store: Store) -> None:
+    await queue(store, ("b2", 0), ("b1", 60), conv=other(1))
+    await queue(store, ("a1", 0), conv=other(2))
+    await store.mark_outbound("b2", SENT, sec(1), provider_id="p1", route="rcs")
+    b1, b2 = await store.get_outbound("b1"), await store.get_outbound("b2")
+    assert await store.conversation_outbound("conv-1") == [b1, b2]
+    assert b2 is not None
+    assert [line["status"] for line in b2.history] == ["queued", "sent"]
+    assert await store.conversation_outbound("conv-1", limit=1) == [b1]
+    assert [e.key for e in await store.conversation_outbound("conv-2")] == ["a1"]
+    assert await store.conversation_outbound("conv-9") == []

@@ -1,5 +1,5 @@
 """Stores opened over data an earlier version of the code wrote: SQLite files of schema
-versions 1, 2, 3, 5 and 6, MongoDB outbox documents from before the fallback router."""
+versions 1 to 9, MongoDB outbox documents from before the fallback router."""
 
 from __future__ import annotations
 
@@ -13,15 +13,16 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from store.billing_records import BillingState
-from store.campaigns_records import Campaign, CampaignStatus
+from store.campaigns_records import Campaign, CampaignRecipient, CampaignStatus, RecipientState
 from store.compliance_records import OptOut, RedListed
 from store.contacts_records import Contact
 from store.numbers_records import NumberRecord
 from store.records import AgentRecord, AgentState, OutboxEntry, OutboxStatus
 from store.sqlite import SqliteStore
 from store.sqlite_schema import SCHEMA_VERSION, to_us
+from store.sqlite_tables import V9_CAMPAIGNS
 from store.tokens_records import ApiToken
-from tests.store import LEASE, T0, sec
+from tests.store import LEASE, PHONE, T0, sec
 
 # The tables of schema version 1, as that version created them.
 V1_TABLES = (
@@ -233,7 +234,7 @@ async def test_a_version_2_sqlite_file_gains_the_later_tables_on_open(tmp_path: 
     assert _layout(path) == await _fresh_layout(tmp_path)
     async with SqliteStore(path) as again:  # opening a current file changes nothing
         assert await again.get_billing_state(first.key) == first
-    assert _version(path) == SCHEMA_VERSION == 9
+    assert _version(path) == SCHEMA_VERSION == 10
 
 
 def _version(path: Path) -> int:
@@ -243,6 +244,12 @@ def _version(path: Path) -> int:
         return version
     finally:
         db.close()
+
+
+def _drop_campaigns(db: sqlite3.Connection) -> None:
+    """Remove what versions 9 and 10 added for campaigns, from a current file made older."""
+    db.execute("DROP TABLE campaign_recipients")
+    db.execute("DROP TABLE campaigns")
 
 
 def _write_v3(path: Path) -> None:
@@ -317,6 +324,7 @@ async def test_a_version_5_sqlite_file_gains_the_token_table_on_open(tmp_path: P
     db = sqlite3.connect(path, isolation_level=None)
     try:
         db.execute("DROP TABLE api_tokens")
+        _drop_campaigns(db)
         db.execute("PRAGMA user_version = 5")
     finally:
         db.close()
@@ -339,6 +347,7 @@ async def test_a_version_6_sqlite_file_gains_the_numbers_table_on_open(tmp_path:
     db = sqlite3.connect(path, isolation_level=None)
     try:
         db.execute("DROP TABLE t2c_numbers")
+        _drop_campaigns(db)
         db.execute("PRAGMA user_version = 6")
     finally:
         db.close()
@@ -362,6 +371,7 @@ async def test_a_version_7_sqlite_file_gains_the_address_book_on_open(tmp_path: 
     try:
         db.execute("DROP TABLE contact_lists")
         db.execute("DROP TABLE contacts")
+        _drop_campaigns(db)
         db.execute("PRAGMA user_version = 7")
     finally:
         db.close()
@@ -383,7 +393,7 @@ async def test_a_version_8_sqlite_file_gains_the_campaigns_table_on_open(tmp_pat
         assert await store.upsert_contacts([zoe], "clients") == (1, 0)
     db = sqlite3.connect(path, isolation_level=None)
     try:
-        db.execute("DROP TABLE campaigns")
+        _drop_campaigns(db)
         db.execute("PRAGMA user_version = 8")
     finally:
         db.close()
@@ -394,6 +404,55 @@ async def test_a_version_8_sqlite_file_gains_the_campaigns_table_on_open(tmp_pat
         )
         assert await store.save_campaign(campaign)
         assert await store.get_campaign("soldes") == campaign
+    assert _layout(path) == await _fresh_layout(tmp_path)
+    assert _version(path) == SCHEMA_VERSION
+
+
+async def test_a_version_9_sqlite_file_gains_the_campaign_recipients_on_open(
+    tmp_path: Path,
+) -> None:
+    """Version 10 added the runner's columns to `campaigns` and the `campaign_recipients`
+    table: a version 9 campaign reads as it was (its own recipients, its pace per minute)."""
+    path = tmp_path / "v9.db"
+    async with SqliteStore(path):
+        pass
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("DROP TABLE campaign_recipients")
+        db.execute("DROP TABLE campaigns")
+        db.execute(V9_CAMPAIGNS)
+        db.execute("CREATE INDEX campaigns_created ON campaigns (created_at, id)")
+        db.execute(
+            """INSERT INTO campaigns VALUES ('soldes', 'rdv', NULL,
+                '[{"phone": "06 12 34 56 78", "vars": {"prenom": "Zoé"}}]', '{}', ?, 30.0,
+                'scheduled', 0, 0, 0, 1, ?, ?)""",
+            (to_us(T0), to_us(T0), to_us(T0)),
+        )
+        db.execute("PRAGMA user_version = 9")
+    finally:
+        db.close()
+    async with SqliteStore(path) as store:
+        old = await store.get_campaign("soldes")
+        assert old == Campaign(
+            "soldes",
+            "rdv",
+            None,
+            (CampaignRecipient("06 12 34 56 78", {"prenom": "Zoé"}),),
+            {},
+            T0,
+            30.0,
+            CampaignStatus.SCHEDULED,
+            T0,
+            T0,
+        )
+        assert old.pace == 0.5
+        assert await store.add_campaign_recipients("soldes", [CampaignRecipient(PHONE, {}, 1)])
+        assert await store.campaign_counts("soldes") == {
+            RecipientState.PENDING: 1,
+            RecipientState.STARTED: 0,
+            RecipientState.OPTED_OUT: 0,
+            RecipientState.RED_LISTED: 0,
+        }
     assert _layout(path) == await _fresh_layout(tmp_path)
     assert _version(path) == SCHEMA_VERSION
 
@@ -436,3 +495,38 @@ def _legacy_doc(entry: OutboxEntry) -> dict[str, object]:
         "provider_id": e.provider_id,
         "history": e.history,
     }
+
+
+async def test_mongodb_campaign_documents_of_version_9_read_as_defaults(mongodb_uri: str) -> None:
+    module = pytest.importorskip("store.mongodb")
+    database = f"causette_test_{uuid4().hex}"
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
+    try:
+        await client[database]["campaigns"].insert_one(
+            {
+                "_id": "soldes",
+                "bot_id": "rdv",
+                "list_name": "clients",
+                "recipients": [],
+                "vars": {},
+                "send_at": T0,
+                "per_minute": 30.0,
+                "status": "scheduled",
+                "started": 0,
+                "merged": 0,
+                "invalid": 0,
+                "version": 1,
+                "created_at": T0,
+                "updated_at": T0,
+            }
+        )
+        async with module.MongoStore(mongodb_uri, database=database) as store:
+            old = await store.get_campaign("soldes")
+            expected = Campaign(
+                "soldes", "rdv", "clients", (), {}, T0, 30.0, CampaignStatus.SCHEDULED, T0, T0
+            )
+            assert old == expected
+            assert old.pace == 0.5
+    finally:
+        await client.drop_database(database)
+        await client.close()

@@ -17,6 +17,7 @@ from store.base import Store
 from store.events import inbound_event
 from store.records import InboxSource, NewInbound, OutboxStatus
 from store.sqlite import SqliteStore
+from tests.store import LEASE, T0, conversation, outbound, start
 from tests.webhooks.conftest import (
     ROUTES,
     SMS_PREFIX,
@@ -304,6 +305,28 @@ async def test_a_report_for_an_unknown_message_is_acknowledged_and_dropped(
     before = await outbox_snapshot(store, [e.key for e in entries])
     assert (await post_ok(sms, dlr("sms-unknown", "DELIVERED")))["result"] == "unknown"
     assert await outbox_snapshot(store, [e.key for e in entries]) == before
+
+
+async def test_a_report_ahead_of_our_record_of_the_send_is_asked_again(
+    sms: Client, store: Store
+) -> None:
+    """smsmode may post the report before the router has written the message id it got:
+    the report names our outbox key (`refClient`), still `sending`, so it is refused (409,
+    nothing stored) and smsmode posts it again later, when the id is known."""
+    conv = conversation("conv-early", bot=BOT)
+    await start(store, conv, outbound=[outbound("early")])
+    await store.claim_outbound("dispatcher", T0, LEASE)
+    await store.mark_outbound("early", OutboxStatus.SENDING, T0, route="sms", owner="dispatcher")
+    report = dlr("sms-mt-9", "DELIVERED") | {"refClient": "early"}
+    before = await store.get_outbound("early")
+    response = await post(sms, report)
+    assert response.status == 409
+    assert await store.get_outbound("early") == before
+    await store.mark_outbound("early", OutboxStatus.SENT, T0, provider_id="sms-mt-9")
+    assert (await post_ok(sms, report))["result"] == "updated"
+    stored = await store.get_outbound("early")
+    assert stored is not None
+    assert stored.status is OutboxStatus.DELIVERED
 
 
 async def test_a_token_cannot_touch_another_bots_messages(sms: Client, store: Store) -> None:
