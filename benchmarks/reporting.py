@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 from collections.abc import Sequence
@@ -86,3 +87,21 @@ def machine_line() -> str:
 def print_json(found: dict[str, Any]) -> None:
     """The report as one indented JSON object on stdout, non-ASCII characters kept."""
     print(json.dumps(found, ensure_ascii=False, indent=2))
+
+
+# --- latency figures ------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The value under which `share` (0 to 1) of `values` fall, nearest rank; 0.0 for none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(share * len(ordered)))
+    return ordered[rank - 1]
+
+
+def latency_ms(ns: Sequence[int]) -> dict[str, float]:
+    """p50, p95, p99 and max of durations in nanoseconds, in milliseconds to 0.01."""
+    shares = {"p50": 0.50, "p95": 0.95, "p99": 0.99, "max": 1.0}
+    return {name: round(percentile(ns, share) / 1e6, 2) for name, share in shares.items()}
