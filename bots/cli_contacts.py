@@ -188,9 +188,17 @@ def _read_with_progress(text: str, name: str, delimiter: str) -> ContactsFile:
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write the CSV to this file (default: standard output).",
 )
-def export_contacts(config_path: Path, list_name: str | None, output: Path | None) -> None:
-    """The contacts as CSV, UTF-8 with `,` between cells: `phone` (E.164) first, then every
-    field name, sorted; by number. Numbers in full: it is the address book itself."""
+@click.option(
+    "--excel",
+    is_flag=True,
+    help="For a French spreadsheet: `;` between cells and a UTF-8 byte order mark.",
+)
+def export_contacts(
+    config_path: Path, list_name: str | None, output: Path | None, excel: bool
+) -> None:
+    """The contacts as CSV, UTF-8 with `,` between cells (`--excel`: `;` and a BOM, which
+    Excel needs to read accents): `phone` (E.164) first, then every field name, sorted; by
+    number. Numbers in full: it is the address book itself. `contacts import` reads both."""
     settings = settings_or_exit(config_path)
 
     async def read(store: Store) -> list[Contact]:
@@ -199,7 +207,9 @@ def export_contacts(config_path: Path, list_name: str | None, output: Path | Non
     people = with_store(settings, read)
     names = sorted({name for person in people for name in person.fields})
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    if excel:
+        buffer.write("\ufeff")
+    writer = csv.writer(buffer, delimiter=";" if excel else ",", lineterminator="\n")
     writer.writerow(["phone", *names])
     for person in people:
         writer.writerow([person.phone, *(person.fields.get(name, "") for name in names)])

@@ -145,6 +145,23 @@ def test_export_round_trips(tmp_path: Path) -> None:
     assert [(c.phone, c.fields) for c in after] == [(c.phone, c.fields) for c in before]
 
 
+def test_an_excel_export_has_semicolons_and_a_bom_and_imports_back(tmp_path: Path) -> None:
+    path = str(config(tmp_path))
+    (tmp_path / "contacts.csv").write_text(CSV, encoding="utf-8")
+    assert run_cli("contacts", "import", str(tmp_path / "contacts.csv"), "--config", path)[0] == 0
+    exported = tmp_path / "excel.csv"
+    code, _, _ = run_cli(
+        "contacts", "export", "--excel", "--output", str(exported), "--config", path
+    )
+    assert code == 0
+    raw = exported.read_bytes()
+    assert raw.startswith("\ufeffphone;first_name;last_name\n".encode())
+    assert "+33612345678;Zoé;Durand" in raw.decode("utf-8")
+    before = stored(tmp_path)
+    assert run_cli("contacts", "import", str(exported), "--config", path)[0] == 0
+    assert [(c.phone, c.fields) for c in stored(tmp_path)] == [(c.phone, c.fields) for c in before]
+
+
 def test_erase_removes_the_contact(tmp_path: Path) -> None:
     path = str(config(tmp_path))
     (tmp_path / "contacts.csv").write_text(CSV, encoding="utf-8")
