@@ -235,6 +235,32 @@ def contact_lists(config_path: Path) -> None:
     Console(highlight=False).print(table)
 
 
+@contacts.command("unlist")
+@config_option
+@click.argument("list_name", metavar="LIST")
+@click.argument("phones", nargs=-1, metavar="[PHONE]...")
+@click.option("--all", "everyone", is_flag=True, help="Every member: the list is deleted.")
+def unlist(config_path: Path, list_name: str, phones: tuple[str, ...], everyone: bool) -> None:
+    """Take numbers off LIST (or --all of them, which deletes it); their contacts stay, in
+    their other lists too. Exit 1 when LIST does not exist."""
+    if bool(phones) == everyone:
+        raise click.UsageError("give the numbers to take off, or --all")
+    numbers = [phone_argument(raw).e164 for raw in phones]
+    settings = settings_or_exit(config_path)
+
+    async def leave(store: Store) -> int | None:
+        if list_name not in await store.lists():
+            return None
+        return await store.leave_list(list_name, None if everyone else numbers)
+
+    left = with_store(settings, leave)
+    if left is None:
+        click.echo(f"no list {list_name!r}", err=True)
+        sys.exit(EXIT_FAILED)
+    gone = " (the list is deleted)" if everyone else ""
+    click.echo(f"{left} number(s) taken off {list_name}{gone}")
+
+
 @contacts.command("erase")
 @config_option
 @click.argument("phone")

@@ -559,6 +559,11 @@ class Store(ABC):
     async def lists(self) -> dict[str, int]:
         """Every list's name and number of members, by name."""
 
+    @abstractmethod
+    async def leave_list(self, list_name: str, phones: Sequence[str] | None = None) -> int:
+        """Take numbers (E.164) off a list, or every member with None (the list is gone once
+        empty); their contacts stay. How many left it."""
+
     # --- campaigns (bots/campaigns.py runs them, the store keeps) -----------------------------
 
     @abstractmethod

@@ -89,6 +89,13 @@ class MongoContacts(Connected):
         cursor = self._c.contacts.find(query).sort("_id", 1).limit(limit)
         return [contact_of(doc) async for doc in cursor]
 
+    async def leave_list(self, list_name: str, phones: Sequence[str] | None = None) -> int:
+        query: Doc = {"lists": list_name}
+        if phones is not None:
+            query["_id"] = {"$in": sorted(set(phones))}
+        result = await self._c.contacts.update_many(query, {"$pull": {"lists": list_name}})
+        return result.modified_count
+
     async def lists(self) -> dict[str, int]:
         sizes: dict[str, int] = {}
         cursor = self._c.contacts.find({"lists.0": {"$exists": True}}, {"lists": 1})

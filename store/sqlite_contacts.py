@@ -32,6 +32,16 @@ def _row(c: Contact) -> tuple[str, str, int, int]:
 
 
 class SqliteContacts(Connected):
+    async def leave_list(self, list_name: str, phones: Sequence[str] | None = None) -> int:
+        db = self._conn
+        if phones is None:
+            return db.execute(
+                "DELETE FROM contact_lists WHERE list_name = ?", (list_name,)
+            ).rowcount
+        sql = "DELETE FROM contact_lists WHERE list_name = ? AND phone = ?"
+        with transaction(db):
+            return sum(db.execute(sql, (list_name, phone)).rowcount for phone in set(phones))
+
     async def upsert_contacts(
         self, contacts: Sequence[Contact], list_name: str | None = None
     ) -> tuple[int, int]:

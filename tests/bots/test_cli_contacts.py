@@ -162,6 +162,24 @@ def test_an_excel_export_has_semicolons_and_a_bom_and_imports_back(tmp_path: Pat
     assert [(c.phone, c.fields) for c in stored(tmp_path)] == [(c.phone, c.fields) for c in before]
 
 
+def test_unlist_takes_numbers_off_a_list_or_deletes_it(tmp_path: Path) -> None:
+    path = str(config(tmp_path))
+    (tmp_path / "contacts.csv").write_text(CSV, encoding="utf-8")
+    csv_file = str(tmp_path / "contacts.csv")
+    assert run_cli("contacts", "import", csv_file, "--list", "clients", "--config", path)[0] == 0
+    code, out, _ = run_cli("contacts", "unlist", "clients", "06 12 34 56 78", "--config", path)
+    assert (code, out.strip()) == (0, "1 number(s) taken off clients")
+    code, out, _ = run_cli("contacts", "export", "--list", "clients", "--config", path)
+    assert out == "phone,first_name,last_name\n+33612345601,Paul,Martin\n"
+    code, out, _ = run_cli("contacts", "unlist", "clients", "--all", "--config", path)
+    assert (code, out.strip()) == (0, "1 number(s) taken off clients (the list is deleted)")
+    assert len(stored(tmp_path)) == 2  # the contacts stay
+    code, _, err = run_cli("contacts", "unlist", "clients", "--all", "--config", path)
+    assert (code, err.strip()) == (1, "no list 'clients'")
+    assert run_cli("contacts", "unlist", "clients", "--config", path)[0] == 2
+    assert run_cli("contacts", "unlist", "clients", "pas un numéro", "--config", path)[0] == 2
+
+
 def test_erase_removes_the_contact(tmp_path: Path) -> None:
     path = str(config(tmp_path))
     (tmp_path / "contacts.csv").write_text(CSV, encoding="utf-8")

@@ -59,6 +59,18 @@ async def test_lists_hold_their_members(store: Store) -> None:
     assert await store.lists() == {"clients": 2, "vip": 2}
 
 
+async def test_numbers_leave_a_list_and_keep_their_contact(store: Store) -> None:
+    await store.upsert_contacts([contact(), contact(PHONES[1]), contact(PHONES[2])], "clients")
+    await store.upsert_contacts([contact()], "vip")
+    assert await store.leave_list("clients", [PHONE, PHONE, PHONES[3]]) == 1  # once, known only
+    assert [c.phone for c in await store.contacts("clients")] == [PHONES[1], PHONES[2]]
+    assert await store.lists() == {"clients": 2, "vip": 1}  # the other list keeps the number
+    assert await store.leave_list("clients") == 2  # the whole list: gone
+    assert await store.lists() == {"vip": 1}
+    assert len(await store.contacts()) == 3  # nobody was deleted
+    assert await store.leave_list("nobody") == 0
+
+
 async def test_many_contacts_at_once(store: Store) -> None:
     many = [contact(f"+336{n:08d}", n=str(n)) for n in range(1200)]
     assert await store.upsert_contacts(many, "tous") == (1200, 0)
