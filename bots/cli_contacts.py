@@ -235,6 +235,35 @@ def contact_lists(config_path: Path) -> None:
     Console(highlight=False).print(table)
 
 
+@contacts.command("set")
+@config_option
+@click.argument("phone")
+@click.argument("pairs", nargs=-1, metavar="FIELD=VALUE...")
+@click.option("--list", "list_name", help="Also put the number on this list.")
+def set_contact(
+    config_path: Path, phone: str, pairs: tuple[str, ...], list_name: str | None
+) -> None:
+    """Create or edit one contact: each FIELD=VALUE is set (field names as an import names
+    its columns: `Prénom` is `prenom`), the contact's other fields stay."""
+    number = phone_argument(phone)
+    fields: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not slug(name):
+            raise click.BadParameter(f"{pair!r}: expected FIELD=VALUE", param_hint="FIELD=VALUE")
+        fields[slug(name)] = value
+    if not fields and list_name is None:
+        raise click.UsageError("give FIELD=VALUE pairs, --list, or both")
+    settings = settings_or_exit(config_path)
+    now = SystemClock().now()
+
+    async def write(store: Store) -> tuple[int, int]:
+        return await store.upsert_contacts([Contact(number.e164, fields, now, now)], list_name)
+
+    created, _ = with_store(settings, write)
+    click.echo(f"{number.masked} {'created' if created else 'updated'}")
+
+
 @contacts.command("unlist")
 @config_option
 @click.argument("list_name", metavar="LIST")

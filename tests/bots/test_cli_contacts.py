@@ -180,6 +180,20 @@ def test_unlist_takes_numbers_off_a_list_or_deletes_it(tmp_path: Path) -> None:
     assert run_cli("contacts", "unlist", "clients", "pas un numéro", "--config", path)[0] == 2
 
 
+def test_set_creates_or_edits_one_contact(tmp_path: Path) -> None:
+    path = str(config(tmp_path))
+    code, out, _ = run_cli("contacts", "set", "0612345678", "Prénom=Zoé", "--config", path)
+    assert (code, out.strip()) == (0, "+33•••••••78 created")
+    args = ("contacts", "set", "+33612345678", "ville=Lyon", "--list", "vip", "--config", path)
+    assert run_cli(*args)[1].strip() == "+33•••••••78 updated"
+    (person,) = stored(tmp_path)
+    assert person.fields == {"prenom": "Zoé", "ville": "Lyon"}
+    code, out, _ = run_cli("contacts", "export", "--list", "vip", "--config", path)
+    assert out == "phone,prenom,ville\n+33612345678,Zoé,Lyon\n"
+    assert run_cli("contacts", "set", "0612345678", "--config", path)[0] == 2
+    assert run_cli("contacts", "set", "0612345678", "=x", "--config", path)[0] == 2
+
+
 def test_erase_removes_the_contact(tmp_path: Path) -> None:
     path = str(config(tmp_path))
     (tmp_path / "contacts.csv").write_text(CSV, encoding="utf-8")
