@@ -136,6 +136,11 @@ class SqliteStore(
             if self._path != ":memory:":
                 db.execute("PRAGMA journal_mode = WAL")
                 db.execute("PRAGMA synchronous = NORMAL")
+            # Temporary files in memory: a turn's savepoint (the group commit, commit_turn)
+            # otherwise spills its statement journal to a file in /var/tmp on every turn
+            # (open, tens of writes, unlink). No query of the store sorts a large set in a
+            # temporary b-tree (they walk indexes), so this does not grow with the store.
+            db.execute("PRAGMA temp_store = MEMORY")
             create_schema(db)
         except BaseException:
             db.close()
