@@ -79,11 +79,11 @@ OPERATION_TIMEOUT = 10.0
 """Seconds one operation (or one transaction with its retries) may take, server selection
 included: `timeoutMS`."""
 _ATTEMPTS = 100
+"""Collisions an append or a claim survives before giving up: each one is another process's
+progress, so reaching this means a storm, not a loop."""
 LEASE_WRITE_TIMEOUT = 2.0
 """Seconds a worker waits to write a conversation's lease before passing over it
 (`MongoStore._take_lease`)."""
-"""Collisions an append or a claim survives before giving up: each one is another process's
-progress, so reaching this means a storm, not a loop."""
 
 
 class MongoStore(

@@ -71,7 +71,12 @@ from store.sqlite_schema import (
 )
 from store.sqlite_tokens import SqliteTokens
 
-BUSY_TIMEOUT_MS = 5000
+BUSY_TIMEOUT_MS = 250
+"""How long a write waits for another process's lock (a CLI import, a backup, a `sqlite3`
+shell) before it fails. Short, because the wait blocks the event loop: a failed write is
+retried (webhooks answer 503 and the provider posts again, the worker and the dispatcher
+take the work up again), where a long wait would freeze every webhook with it
+(benchmarks/chaos.py --scenario store-down)."""
 
 _INSERT_CONVERSATION = (
     f"INSERT INTO conversations ({', '.join(CONVERSATION_COLUMNS)}) "

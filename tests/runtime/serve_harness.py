@@ -179,8 +179,9 @@ class Balancer:
 
 
 def write_config(folder: Path, store: str, providers: Providers, balancer_url: str) -> Path:
-    """`bots.yaml`: the echo bot on RCS, Time2Chat and SMS, both providers in the sandbox, and
-    short leases so that a killed process's work is taken over quickly."""
+    """`bots.yaml`: the echo bot on RCS, Time2Chat and SMS, both providers in the sandbox,
+    short leases so that a killed process's work is taken over quickly, and SMS sent at least
+    once."""
     (folder / "echo.yaml").write_text(ECHO, encoding="utf-8")
     path = folder / "bots.yaml"
     path.write_text(
@@ -188,6 +189,9 @@ def write_config(folder: Path, store: str, providers: Providers, balancer_url: s
 store: {store}
 public_url: {balancer_url}
 worker: {{concurrency: 4, lease: 5s, poll: 1s}}
+# At least once: an SMS a killed process was sending goes again (the default, `fail`, would
+# fail it rather than risk a second copy; docs/channels.md).
+dispatch: {{sms_unknown_outcome: retry}}
 providers:
   rbm:
     credentials_env: T_RBM_KEY

@@ -115,8 +115,10 @@ async def test_a_lease_locked_by_a_dead_process_transaction_is_passed_over(
             assert claim is not None
             assert claim.entry.seq == free.seq
             await dead.abort_transaction()
-        # Once the server dropped the transaction, the conversation is taken as usual.
-        claim = await store.claim("w2", sec(2), LEASE)
+        # Once the server dropped the transaction, the conversation is taken as usual: after
+        # w1's leases ran out, since w1's timed-out lease write may still land after the abort
+        # (a loaded machine showed it), leaving w1 a lease it never uses.
+        claim = await store.claim("w2", sec(2) + LEASE, LEASE)
         assert claim is not None
         assert claim.entry.seq == stuck.seq
     finally:
