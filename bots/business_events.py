@@ -42,6 +42,8 @@ def turn_events(
     """The events of a turn that took a conversation from `before` (None: it started now)
     to `after`, among the `kinds` its bot's business asked for. `reason` says why it ended
     (`flow`: the flow reached an end; `opt_out`: the person sent STOP)."""
+    if not kinds:  # a bot without a webhook: every turn passes here
+        return []
     was = before.status if before is not None else None
     events: list[BusinessEvent] = []
     common: dict[str, Any] = {"state": after.state, "channel": after.channel}

@@ -5,6 +5,7 @@ line number, never the whole file in memory."""
 from __future__ import annotations
 
 import csv
+import itertools
 from collections.abc import Iterable, Iterator
 
 from bots.campaigns_import import BadRow, Row
@@ -23,7 +24,8 @@ def csv_rows(lines: Iterable[str], name: str, delimiter: str = "") -> Iterator[R
     first = next(it, "")
     if not first.strip():
         raise CsvFileError(f"{name}: no header line")
-    reader = csv.reader(_chain(first, it), delimiter=delimiter or sniff_delimiter(first))
+    lines_again = itertools.chain((first,), it)
+    reader = csv.reader(lines_again, delimiter=delimiter or sniff_delimiter(first))
     header = [slug(cell) for cell in next(reader)]
     number = next((header.index(col) for col in PHONE_COLUMNS if col in header), None)
     if number is None:
@@ -50,8 +52,3 @@ def csv_rows(lines: Iterable[str], name: str, delimiter: str = "") -> Iterator[R
             if column and index != number and cell.strip()
         }
         yield CampaignRecipient(phone, values, line)
-
-
-def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
-    yield first
-    yield from rest

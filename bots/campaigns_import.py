@@ -67,13 +67,21 @@ async def list_rows(store: Store, list_name: str, page: int = IMPORT_BATCH) -> A
         after = phones[-1]
 
 
+def given_rows(
+    rows: Iterable[tuple[str, Mapping[str, Any]]], where: Callable[[int], str]
+) -> Iterator[Row]:
+    """Rows given as (number as written, variables): each number read as E.164, or a bad row
+    located by `where(seq)` (`seq` from 1)."""
+    for seq, (phone, variables) in enumerate(rows, start=1):
+        try:
+            yield CampaignRecipient(Phone(phone).e164, variables, seq)
+        except InvalidPhoneError as error:
+            yield BadRow(seq, f"{where(seq)}: phone: {error}")
+
+
 def legacy_rows(campaign: Campaign) -> Iterator[Row]:
     """The recipients a schema version 9 campaign kept in itself, as rows (numbers as given)."""
-    for seq, row in enumerate(campaign.recipients, start=1):
-        try:
-            yield CampaignRecipient(Phone(row.phone).e164, row.vars, seq)
-        except InvalidPhoneError as error:
-            yield BadRow(seq, f"row {seq}: phone: {error}")
+    return given_rows(((r.phone, r.vars) for r in campaign.recipients), lambda seq: f"row {seq}")
 
 
 async def create_campaign(

@@ -71,12 +71,15 @@ def insert_business_events(db: sqlite3.Connection, events: Sequence[BusinessEven
     return sum(db.execute(_INSERT, _params(event)).rowcount for event in events)
 
 
+_NEVER_DELIVERED = frozenset(status.value for status in NEVER_DELIVERED)
+
+
 def insert_failed_message_event(
     db: sqlite3.Connection, key: str, status: str, now: datetime
 ) -> None:
     """In `mark_outbound`'s transaction: the `message.failed` event of an entry that has just
     reached a status in `NEVER_DELIVERED` (nothing for another status)."""
-    if status in {s.value for s in NEVER_DELIVERED}:
+    if status in _NEVER_DELIVERED:
         db.execute(_FAILED_MESSAGE, {"key": key, "status": status, "now": to_us(now)})
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import logging
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -32,11 +33,10 @@ from bots.admin.errors import ApiError
 from bots.admin.operations import Admin, Answer, Operation, answer, body_of, query_of
 from bots.campaigns import set_status
 from bots.campaigns_csv import csv_rows
-from bots.campaigns_import import BadRow, CampaignExists, Row, create_campaign, list_rows
+from bots.campaigns_import import CampaignExists, Row, create_campaign, given_rows, list_rows
 from bots.campaigns_progress import progress
 from bots.csv_files import CsvFileError
-from messaging.phone import InvalidPhoneError, Phone
-from store.campaigns_records import Campaign, CampaignRecipient
+from store.campaigns_records import Campaign
 
 log = logging.getLogger(__name__)
 
@@ -183,11 +183,8 @@ async def _create(
 
 
 def _body_rows(body: CreateCampaign) -> Iterator[Row]:
-    for seq, row in enumerate(body.recipients or (), start=1):
-        try:
-            yield CampaignRecipient(Phone(row.phone).e164, row.vars, seq)
-        except InvalidPhoneError as error:
-            yield BadRow(seq, f"recipients[{seq - 1}]: phone: {error}")
+    rows = ((row.phone, row.vars) for row in body.recipients or ())
+    return given_rows(rows, lambda seq: f"recipients[{seq - 1}]")
 
 
 async def _spool(request: web.Request, spool: IO[bytes]) -> None:
@@ -221,13 +218,7 @@ def _checked_rows(rows: Iterator[Row]) -> Iterator[Row]:
         first = next(rows, None)
     except (CsvFileError, csv.Error) as error:
         raise _bad_csv(str(error).removeprefix(f"{CSV_NAME}: ")) from None
-    return _chain(first, rows)
-
-
-def _chain(first: Row | None, rest: Iterator[Row]) -> Iterator[Row]:
-    if first is not None:
-        yield first
-    yield from rest
+    return rows if first is None else itertools.chain((first,), rows)
 
 
 def _bad_csv(reason: str) -> ApiError:
