@@ -7,7 +7,8 @@ dispatch:
   capability_ttl: 1h       # how long a phone's RCS reachability is trusted
   revoke_grace: 5s         # after a revoke, wait this long for a racing DELIVERED
   sms_margin: 1h           # RCS ttl ends this long before the 24 h validity
-  sms_unknown_outcome: fail  # or retry: an SMS whose send timed out
+  sms_unknown_outcome: confirm  # an SMS whose send timed out: or fail, or retry
+  sms_confirm_wait: 5m     # confirm: how long to wait for smsmode's report before resending
   retry: {first: 2s, factor: 2, longest: 5m}
   breaker: {failures: 5, cool_down: 30s}
 bots:
@@ -54,7 +55,8 @@ class DispatchSettings(ConfigModel):
     capability_check: bool = True
     revoke_grace: Duration = timedelta(seconds=5)
     sms_margin: Duration = timedelta(hours=1)
-    sms_unknown_outcome: Literal["fail", "retry"] = "fail"
+    sms_unknown_outcome: Literal["confirm", "fail", "retry"] = "confirm"
+    sms_confirm_wait: Duration = timedelta(minutes=5)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     breaker: BreakerSettings = Field(default_factory=BreakerSettings)
 
@@ -66,6 +68,7 @@ class DispatchSettings(ConfigModel):
             revoke_grace=self.revoke_grace,
             sms_margin=self.sms_margin,
             sms_unknown_outcome=self.sms_unknown_outcome,
+            sms_confirm_wait=self.sms_confirm_wait,
             retry=self.retry.policy(),
             breaker=self.breaker.policy(),
         )

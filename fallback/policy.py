@@ -64,9 +64,17 @@ class DispatchPolicy:
     revokes it at expiry (TTL_EXPIRATION_REVOKED, rbm.md §9) the SMS can still leave in time."""
     agent_status_ttl: timedelta = timedelta(minutes=1)
     """How long this process trusts what it read of an agent's state and last send."""
-    sms_unknown_outcome: str = "fail"
-    """An SMS send whose outcome is unknown (timeout): `fail` (never a duplicate, the message
-    ends `failed`) or `retry` (never lost, but smsmode has no idempotency key: maybe twice)."""
+    sms_unknown_outcome: str = "confirm"
+    """An SMS send whose outcome is unknown (a timeout, a process stopped mid-send):
+    `confirm` waits up to `sms_confirm_wait` for smsmode's delivery report, which proves the
+    send, before sending again (store/unconfirmed_sms.py: twice only when smsmode took it and
+    reported nothing within the wait); `fail` never sends twice (the message ends `failed`,
+    maybe never sent); `retry` never loses it (sent again at once, maybe twice: smsmode has no
+    idempotency key)."""
+    sms_confirm_wait: timedelta = timedelta(minutes=5)
+    """How long `confirm` waits for the report. smsmode posts it within seconds and posts it
+    again 30 s and 2 min after a non-2xx (sms.md §1.4): five minutes cover a report refused
+    while the entry was still `sending` under a stopped process's 30 s lease."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
 

@@ -48,11 +48,16 @@ from messaging.clock import Clock
 from messaging.content import CONTENT
 from messaging.encoding import split
 from messaging.renderers.rbm import TrafficType, render_rbm_messages
-from messaging.renderers.sms import DEFAULT_STOP_MENTION, render_sms
+from messaging.renderers.sms import DEFAULT_STOP_MENTION, SmsMessage, render_sms
 from sessions.billing import Billing
 from sessions.events import Mt
 from store.base import LeaseLost, Store
 from store.records import OutboxEntry, OutboxStatus
+from store.unconfirmed_sms import (
+    interrupted_sms,
+    reported,
+    unconfirmed_detail,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +67,6 @@ MIN_TTL = timedelta(seconds=1)
 UNROUTED = ""
 """Written as `route` to forget a choice (after RBM refused the message outright): the next
 attempt chooses again."""
-
-
-def interrupted_sms(entry: OutboxEntry) -> bool:
-    """Whether the entry's last send was by SMS and never came back: its process stopped
-    between the `sending` mark and smsmode's answer (the lease ran out and another dispatcher
-    claimed it). smsmode may have taken it and cannot drop a second copy (sms.md §1.3:
-    `refClient` is no idempotency key), so it is an unknown outcome like a timeout. An RCS
-    send is safe to repeat: RBM keeps one message per `messageId`."""
-    last = entry.history[-1] if entry.history else {}
-    return last.get("status") == OutboxStatus.SENDING.value and last.get("channel") in (
-        Channel.SMS,
-        Channel.T2C,
-    )
 
 
 class Router:
@@ -113,13 +105,12 @@ class Router:
         if bot is None:
             await self._mark(entry, OutboxStatus.FAILED, detail="bot not configured here")
             return
-        if interrupted_sms(entry) and self.policy.sms_unknown_outcome == "fail":
-            await self._mark(
-                entry,
-                OutboxStatus.FAILED,
-                detail="interrupted while sending by SMS (a process stopped): not sent again,"
-                " smsmode may have sent it (no duplicate)",
-            )
+        if interrupted_sms(entry) and self.policy.sms_unknown_outcome != "retry":
+            why = "interrupted while sending by SMS (a process stopped)"
+            await self._unknown_outcome(entry, why, route=str(entry.route))
+            return
+        if reported(entry):
+            await self._reported(entry, bot)
             return
         if entry.deadline_at is not None and entry.route == Channel.RCS and bot.rbm is not None:
             await self._deadline(entry, bot, bot.rbm)
@@ -283,19 +274,12 @@ class Router:
         # The last look at the fence before a send that cannot be taken back nor deduplicated.
         if not await self._mark(entry, OutboxStatus.SENDING, route=channel, detail=detail):
             return
-        sms = render_sms(CONTENT.validate_python(entry.content))
         if self.gate is not None:
             refused = self.gate.sender_refused(line.sender, self.clock.now())
             if refused is not None:
                 await self._mark(entry, OutboxStatus.BLOCKED, detail=f"blocked: {refused.reason}")
                 return
-            # R25: a marketing SMS carries the STOP mention (where it fits, sms.md §3.2).
-            text = self.gate.sms_text(entry, bot, sms.text)
-            sms = replace(sms, text=text, segments=split(text))
-        elif bot.traffic is TrafficType.PROMOTION:
-            sms = render_sms(
-                CONTENT.validate_python(entry.content), stop_mention=DEFAULT_STOP_MENTION
-            )
+        sms = self._sms(entry, bot)
         try:
             accepted = await self.smsmode.send_sms(
                 entry.phone,
@@ -309,11 +293,7 @@ class Router:
             if self.policy.sms_unknown_outcome == "retry":
                 await self._retry(entry, error, route=channel)
             else:
-                await self._mark(
-                    entry,
-                    OutboxStatus.FAILED,
-                    detail=f"{error}: not retried, smsmode may have sent it (no duplicate)",
-                )
+                await self._unknown_outcome(entry, str(error), route=channel)
         except (Transient, RateLimited) as error:
             await self._retry(entry, error, route=channel)
         except ProviderError as error:
@@ -327,6 +307,47 @@ class Router:
                 detail="accepted by smsmode",
             ):
                 await self._bill(sms_mt(entry, line, sms, now))
+
+    def _sms(self, entry: OutboxEntry, bot: BotChannels) -> SmsMessage:
+        """The SMS as it goes (or went) to smsmode, and is billed."""
+        content = CONTENT.validate_python(entry.content)
+        if self.gate is not None:
+            # R25: a marketing SMS carries the STOP mention (where it fits, sms.md §3.2).
+            text = self.gate.sms_text(entry, bot, render_sms(content).text)
+            return replace(render_sms(content), text=text, segments=split(text))
+        if bot.traffic is TrafficType.PROMOTION:
+            return render_sms(content, stop_mention=DEFAULT_STOP_MENTION)
+        return render_sms(content)
+
+    async def _unknown_outcome(self, entry: OutboxEntry, why: str, *, route: str) -> None:
+        """Nobody knows whether smsmode took the SMS (store/unconfirmed_sms.py): `fail` ends it
+        (never twice, maybe never); `confirm` waits for smsmode's report before sending again."""
+        if self.policy.sms_unknown_outcome == "fail":
+            await self._mark(
+                entry,
+                OutboxStatus.FAILED,
+                detail=f"{why}: not sent again, smsmode may have sent it (no duplicate)",
+            )
+            return
+        until = self.clock.now() + self.policy.sms_confirm_wait
+        await self._mark(
+            entry,
+            OutboxStatus.QUEUED,
+            route=route,
+            due_at=until,
+            detail=unconfirmed_detail(why, until.isoformat(timespec="seconds")),
+        )
+
+    async def _reported(self, entry: OutboxEntry, bot: BotChannels) -> None:
+        """smsmode's report proved the unconfirmed send: recorded as sent and billed (R7), once."""
+        line = bot.sms_line(entry.phone)
+        if await self._mark(
+            entry,
+            OutboxStatus.SENT,
+            provider_id=entry.provider_id,
+            detail="sent: smsmode's report proved it (not sent again)",
+        ):
+            await self._bill(sms_mt(entry, line, self._sms(entry, bot), self.clock.now()))
 
     # --- shared ------------------------------------------------------------------------------
 

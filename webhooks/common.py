@@ -32,6 +32,7 @@ from messaging.clock import Clock
 from messaging.phone import InvalidPhoneError, Phone
 from store.base import Store
 from store.records import InboxEntry, NewInbound, OutboxEntry, OutboxStatus
+from store.unconfirmed_sms import awaiting_report
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +254,7 @@ class ReceiptOutcome(StrEnum):
     UNCHANGED = "unchanged"  # nothing to do: a duplicate, or late news of a settled entry
     UNKNOWN = "unknown"  # no outbox entry has this provider id
     FOREIGN = "foreign"  # the entry belongs to another bot than the one the request is for
+    PENDING = "pending"  # the entry waits for the router to record the send the receipt proves
 
 
 def advances(current: OutboxStatus, new: OutboxStatus) -> bool:
@@ -300,6 +302,10 @@ async def apply_receipt(
                 bot_id,
             )
             return ReceiptOutcome.FOREIGN
+        if awaiting_report(entry):
+            # A report proved an unconfirmed SMS (store/unconfirmed_sms.py): the router records
+            # it as sent and bills it first; this receipt is taken when posted again.
+            return ReceiptOutcome.PENDING
         earlier = entry.provider_id is not None and provider_id != entry.provider_id
         if earlier:
             # The message was sent again under another id (RCS revoked, then SMS): news of

@@ -49,6 +49,7 @@ from messaging.phone import Phone
 from store.base import Store
 from store.events import inbound_event
 from store.records import InboxSource, NewInbound, OutboxStatus
+from store.unconfirmed_sms import awaiting_report, reported, reported_detail
 from webhooks.common import (
     Id,
     ProviderModel,
@@ -225,24 +226,39 @@ class _SmsmodeCallbacks:
             name=NAME,
             operator=_operator(status.lookup),
         )
-        if outcome is ReceiptOutcome.UNKNOWN and await self._still_sending(route, message):
-            # The report overtook our own record of the send (smsmode answered, then posted
-            # the report before the router wrote the message id): asked again, smsmode posts
-            # it after about 30 s (sms.md §1.4), by when the id is known. Nothing is stored.
+        if outcome is ReceiptOutcome.PENDING or (
+            outcome is ReceiptOutcome.UNKNOWN and await self._unrecorded(route, message, value)
+        ):
+            # The report overtook our own record of the send: smsmode answered (or a send's
+            # outcome is unknown, store/unconfirmed_sms.py) and posted the report before the
+            # router wrote the message id. Asked again, smsmode posts it after about 30 s
+            # (sms.md §1.4), by when the id is known.
             raise Reject(409, "the message is not recorded as sent yet: post the report again")
         return ok(outcome.value)
 
-    async def _still_sending(self, route: SmsRoute, message: SmsmodeMessage) -> bool:
+    async def _unrecorded(self, route: SmsRoute, message: SmsmodeMessage, value: str) -> bool:
+        """Whether the report names (`refClient`) an entry of this bot whose send is not
+        recorded yet: one still `sending`, or one awaiting a report, which this one is: its
+        message id is recorded, and the entry made due for the router."""
         if not message.refClient:
             return False
         with store_failures(NAME):
             entry = await self.store.get_outbound(message.refClient)
-        return (
-            entry is not None
-            and entry.bot_id == route.bot_id
-            and entry.status is OutboxStatus.SENDING
-            and message.messageId not in entry.provider_ids
-        )
+            if entry is None or entry.bot_id != route.bot_id:
+                return False
+            if awaiting_report(entry) and not reported(entry):
+                now = self.clock.now()
+                await self.store.mark_outbound(
+                    entry.key,
+                    OutboxStatus.QUEUED,
+                    now,
+                    provider_id=message.messageId,
+                    due_at=now,
+                    detail=reported_detail(value, message.messageId),
+                )
+                log.info("%s: report proves the unconfirmed outbox %s was sent", NAME, entry.key)
+                return True
+        return entry.status is OutboxStatus.SENDING and message.messageId not in entry.provider_ids
 
     async def _incoming(self, route: SmsRoute, message: SmsmodeMessage) -> web.Response:
         phone = _sender(route, message)

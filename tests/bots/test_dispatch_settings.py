@@ -87,7 +87,8 @@ def test_mistakes_are_located(folder: Path) -> None:
         ENV,
     ) == [
         "bots.yaml:4:14: dispatch.in_flight: Input should be greater than or equal to 1",
-        "bots.yaml:5:24: dispatch.sms_unknown_outcome: Input should be 'fail' or 'retry'",
+        "bots.yaml:5:24: dispatch.sms_unknown_outcome:"
+        " Input should be 'confirm', 'fail' or 'retry'",
         "bots.yaml:6:26: dispatch.breaker: unknown key `cooldown` (did you mean `cool_down`?)",
         "bots.yaml:10:49: bots[0].rcs.fallback_after: bad duration 'soon': write a number and"
         " a unit s, m, h or d (30s, 10m, 2h, 1d, 1h30m)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from store.base import Store
 from store.events import inbound_event
 from store.records import InboxSource, NewInbound, OutboxStatus
 from store.sqlite import SqliteStore
+from store.unconfirmed_sms import reported, unconfirmed_detail
 from tests.store import LEASE, T0, conversation, outbound, start
 from tests.webhooks.conftest import (
     ROUTES,
@@ -327,6 +329,37 @@ async def test_a_report_ahead_of_our_record_of_the_send_is_asked_again(
     stored = await store.get_outbound("early")
     assert stored is not None
     assert stored.status is OutboxStatus.DELIVERED
+
+
+async def test_a_report_proves_an_unconfirmed_send_and_is_asked_again(
+    sms: Client, store: Store
+) -> None:
+    """An SMS whose send has an unknown outcome waits `queued` for smsmode's report
+    (store/unconfirmed_sms.py): the report records smsmode's id and makes the entry due for
+    the router (409: posted again, as is any copy, until the router recorded the send)."""
+    conv = conversation("conv-unsure", bot=BOT)
+    await start(store, conv, outbound=[outbound("unsure")])
+    await store.claim_outbound("dispatcher", T0, LEASE)
+    await store.mark_outbound("unsure", OutboxStatus.SENDING, T0, route="sms", owner="dispatcher")
+    later = T0 + timedelta(minutes=5)
+    detail = unconfirmed_detail("timed out", later.isoformat())
+    await store.mark_outbound(
+        "unsure", OutboxStatus.QUEUED, T0, due_at=later, detail=detail, owner="dispatcher"
+    )
+    report = dlr("sms-mt-7", "DELIVERED") | {"refClient": "unsure"}
+    assert (await post(sms, report)).status == 409
+    stored = await store.get_outbound("unsure")
+    assert stored is not None
+    assert reported(stored)
+    assert (stored.status, stored.provider_id, stored.due_at) == (
+        OutboxStatus.QUEUED,
+        "sms-mt-7",
+        T0,
+    )
+    assert (await post(sms, report)).status == 409  # a copy: the router has not acted yet
+    assert await store.get_outbound("unsure") == stored
+    await store.mark_outbound("unsure", OutboxStatus.SENT, T0, provider_id="sms-mt-7")
+    assert (await post_ok(sms, report))["result"] == "updated"
 
 
 async def test_a_token_cannot_touch_another_bots_messages(sms: Client, store: Store) -> None:
