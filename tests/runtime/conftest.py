@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from messaging.channel import Channel
 from messaging.clock import FakeClock
 from store.base import Store
 from store.sqlite import SqliteStore
+from tests.store.mongo_server import running_mongodb
 
 FLOW = """\
 flow: rdv
@@ -45,6 +46,13 @@ PHONE = "+33612345678"
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 RuntimeFactory = Callable[..., Runtime]
+
+
+@pytest.fixture(scope="module")
+def mongodb_uri() -> Iterator[str]:
+    """A MongoDB server for the module (SecantusDB, or `CAUSETTE_TEST_MONGODB_URI`'s)."""
+    with running_mongodb() as uri:
+        yield uri
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import asyncio
 import os
 import re
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +30,6 @@ from uuid import uuid4
 import aiohttp
 import pytest
 from aiohttp.test_utils import unused_port
-from pymongo import AsyncMongoClient
 
 from flows.validation import check_text
 from sandbox.phonebook import Network
@@ -50,7 +49,7 @@ from tests.runtime.serve_harness import (
     start_serve,
     write_config,
 )
-from tests.store.mongo_server import running_mongodb
+from tests.store.mongo_server import drop_database
 
 RCS_PHONES = [f"+3361200{n:04d}" for n in range(6)]
 SMS_PHONES = [f"+3378800{n:04d}" for n in range(4)]
@@ -65,23 +64,11 @@ server drops it (`transactionLifetimeLimitSeconds`, 60 s, as SecantusDB does).""
 SEED = 20261126
 
 
-@pytest.fixture(scope="module")
-def mongodb_uri() -> Iterator[str]:
-    with running_mongodb() as uri:
-        yield uri
-
-
 @pytest.fixture
 async def store_url(mongodb_uri: str) -> AsyncIterator[str]:
     name = f"causette_serve_{uuid4().hex}"
     yield database_uri(mongodb_uri, name)
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        mongodb_uri, serverSelectionTimeoutMS=5000
-    )
-    try:
-        await client.drop_database(name)
-    finally:
-        await client.close()
+    await drop_database(mongodb_uri, name)
 
 
 def test_the_echo_flow_is_valid() -> None:

@@ -12,14 +12,13 @@ import asyncio
 import contextlib
 import re
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from bots.conversations import outbox_key
 from flows.validation import check_text
@@ -27,24 +26,10 @@ from messaging.inbound import InboundText
 from store.events import inbound_event
 from store.mongodb import MongoStore
 from store.records import Direction, InboxEntry, InboxSource, NewInbound, OutboxStatus
-from tests.store.mongo_server import running_mongodb
+from tests.runtime.serve_harness import BOT, ECHO
+from tests.store.mongo_server import drop_database
 
 ROOT = Path(__file__).resolve().parents[2]
-BOT = "echo"
-ECHO = """\
-flow: echo
-start: listen
-vars: {n: 0}
-states:
-  listen:
-    on:
-      - keywords: [fin]
-        goto: done
-    otherwise:
-      set: {n: "{{ vars.n + 1 }}"}
-      say: "{{ vars.n }}:{{ input.text }}"
-  done: {say: Au revoir., end: true}
-"""
 CONVERSATIONS = 16
 MESSAGES = 12
 PHONES = [f"+336120000{n:02d}" for n in range(CONVERSATIONS)]
@@ -61,23 +46,11 @@ DEADLINE = 90.0
 """Seconds the whole scenario may take before the test fails (it takes a few)."""
 
 
-@pytest.fixture(scope="module")
-def mongodb_uri() -> Iterator[str]:
-    with running_mongodb() as uri:
-        yield uri
-
-
 @pytest.fixture
 async def database(mongodb_uri: str) -> AsyncIterator[str]:
     name = f"causette_two_{uuid4().hex}"
     yield name
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        mongodb_uri, serverSelectionTimeoutMS=5000
-    )
-    try:
-        await client.drop_database(name)
-    finally:
-        await client.close()
+    await drop_database(mongodb_uri, name)
 
 
 @pytest.fixture

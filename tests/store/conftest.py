@@ -14,11 +14,11 @@ from typing import cast
 from uuid import uuid4
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from store.base import Store
 from store.sqlite import SqliteStore
 from tests.store import StoreFactory
+from tests.store.mongo_server import drop_database
 
 BACKENDS = ("sqlite", "mongodb")
 
@@ -42,16 +42,6 @@ def _mongo_factory(uri: str, database: str) -> StoreFactory:
     return make
 
 
-async def _drop(uri: str, database: str) -> None:
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        uri, serverSelectionTimeoutMS=5000
-    )
-    try:
-        await client.drop_database(database)
-    finally:
-        await client.close()
-
-
 @pytest.fixture(params=BACKENDS)
 async def backing(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
     if request.param == "sqlite":
@@ -61,7 +51,7 @@ async def backing(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
     uri: str = request.getfixturevalue("mongodb_uri")
     database = f"causette_test_{uuid4().hex}"
     yield _mongo_factory(uri, database)
-    await _drop(uri, database)
+    await drop_database(uri, database)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -76,4 +66,4 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
         async with _mongo_factory(uri, database)() as opened:
             yield opened
     finally:
-        await _drop(uri, database)
+        await drop_database(uri, database)

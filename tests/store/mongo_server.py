@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient
 from pymongo.errors import PyMongoError
 
 URI_VARIABLE = "CAUSETTE_TEST_MONGODB_URI"
@@ -25,6 +25,17 @@ STARTUP_TIMEOUT = 20.0
 """Seconds SecantusDB gets to answer a ping (it imports a lot before it listens)."""
 STOP_GRACE = 5.0
 HOST = "127.0.0.1"
+
+
+async def drop_database(uri: str, database: str) -> None:
+    """Drop a test's own database, through a client of its own."""
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        uri, serverSelectionTimeoutMS=5000
+    )
+    try:
+        await client.drop_database(database)
+    finally:
+        await client.close()
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from pymongo import AsyncMongoClient
 from store.mongodb import MongoStore
 from store.records import OutboxStatus
 from tests.store import LEASE, PHONES, inbound, queue, sec
-from tests.store.conftest import _drop
+from tests.store.mongo_server import drop_database
 
 SENT, SENDING, QUEUED = OutboxStatus.SENT, OutboxStatus.SENDING, OutboxStatus.QUEUED
 
@@ -47,7 +47,7 @@ async def stores(mongodb_uri: str) -> AsyncIterator[tuple[RacedStore, MongoStore
         ):
             yield ours, theirs
     finally:
-        await _drop(mongodb_uri, database)
+        await drop_database(mongodb_uri, database)
 
 
 async def test_an_entry_revoked_at_its_deadline_by_another_process_holds_back_the_next(
