@@ -24,8 +24,7 @@ import asyncio
 import cProfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -122,18 +121,6 @@ class PathRun:
         return found
 
 
-@contextmanager
-def profiled(profiler: cProfile.Profile | None) -> Iterator[None]:
-    if profiler is None:
-        yield
-        return
-    profiler.enable()
-    try:
-        yield
-    finally:
-        profiler.disable()
-
-
 # --- causette ------------------------------------------------------------------------------
 
 
@@ -195,7 +182,7 @@ async def run_causette(
     spent, calls = Counter(line.store.spent), Counter(line.store.calls)
     start = time.perf_counter_ns()
     give_up = start + int(GIVE_UP.total_seconds() * 1e9)
-    with profiled(profiler):
+    with profiler or nullcontext():
         while True:
             await line.dispatcher.dispatch_due()
             # Nothing claimable now; done unless an entry waits for a retry.

@@ -49,7 +49,7 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks import reporting
+from benchmarks import reporting, store_options
 from benchmarks.memory_report import Size, as_json, print_report
 from benchmarks.memory_stores import (
     CachedStore,
@@ -59,7 +59,6 @@ from benchmarks.memory_stores import (
     open_cache,
     working_copy,
 )
-from benchmarks.store_runtime import MAX_CONVERSATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SIZES = (1000, 100_000, 1_000_000)
@@ -136,40 +135,27 @@ def measure(cache: StoreCache, args: argparse.Namespace, console: Console) -> li
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = reporting.benchmark_parser(ABOUT)
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help=(
-            f"a fast smoke run: sizes {', '.join(f'{s:,}' for s in QUICK_SIZES)}, "
-            f"{QUICK_TURNS} turns, {QUICK_ROUNDS} round (options given explicitly "
-            "still apply)"
-        ),
+    store_options.add_quick(
+        parser,
+        f"sizes {', '.join(f'{s:,}' for s in QUICK_SIZES)}, {QUICK_TURNS} turns, "
+        f"{QUICK_ROUNDS} round",
     )
     parser.add_argument(
         "--sizes",
-        type=reporting.positive,
+        type=store_options.store_size,
         nargs="+",
         metavar="N",
         help=f"stored conversations of each store, the smallest the reference of the ratios "
         f"(default: {' '.join(f'{s:_}' for s in DEFAULT_SIZES)})",
     )
-    parser.add_argument(
-        "--turns",
-        type=reporting.positive,
-        help=f"timed turns in each size's process (default: {DEFAULT_TURNS:,})",
-    )
-    parser.add_argument(
-        "--warmup",
-        type=int,
-        default=DEFAULT_WARMUP,
-        help=f"untimed turns first, in each process (default: {DEFAULT_WARMUP})",
+    store_options.add_turn_options(
+        parser, turns=DEFAULT_TURNS, warmup=DEFAULT_WARMUP, where="in each size's process"
     )
     parser.add_argument(
         "--rounds",
         type=reporting.positive,
         help=f"runs of every size, in turn; figures are medians (default: {DEFAULT_ROUNDS})",
     )
-    parser.add_argument("--seed", type=int, default=1, help="picks the conversations")
     parser.add_argument(
         "--cache-dir",
         type=Path,
@@ -184,17 +170,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="remove every store this benchmark cached (all schema versions), then exit",
     )
     args = parser.parse_args(argv)
-    if args.sizes is None:
-        args.sizes = QUICK_SIZES if args.quick else DEFAULT_SIZES
-    if args.turns is None:
-        args.turns = QUICK_TURNS if args.quick else DEFAULT_TURNS
-    if args.rounds is None:
-        args.rounds = QUICK_ROUNDS if args.quick else DEFAULT_ROUNDS
+    store_options.settle(
+        args,
+        {"sizes": DEFAULT_SIZES, "turns": DEFAULT_TURNS, "rounds": DEFAULT_ROUNDS},
+        {"sizes": QUICK_SIZES, "turns": QUICK_TURNS, "rounds": QUICK_ROUNDS},
+    )
     args.sizes = sorted(set(args.sizes))
-    if not 2 <= args.sizes[0] <= args.sizes[-1] < MAX_CONVERSATIONS:
-        parser.error(f"--sizes: each store needs 2 to {MAX_CONVERSATIONS - 1:,} conversations")
-    if args.warmup < 0:
-        parser.error("--warmup must be 0 or more")
     if args.cache_dir is None:
         args.cache_dir = default_cache_dir()
     return args

@@ -57,8 +57,7 @@ from typing import Any
 
 from rich.console import Console
 
-from benchmarks import reporting
-from benchmarks.store_runtime import MAX_CONVERSATIONS
+from benchmarks import reporting, store_options
 from benchmarks.store_scale import Scale, measure_scale, scale_json, scale_summary, scale_tables
 from benchmarks.store_throughput import (
     Throughput,
@@ -75,6 +74,13 @@ DEFAULT_SMALL = 1000
 DEFAULT_LARGE = 1_000_000
 DEFAULT_TURNS = 500
 DEFAULT_WARMUP = 20
+FULL = {
+    "conversations": DEFAULT_CONVERSATIONS,
+    "rounds": DEFAULT_ROUNDS,
+    "large": DEFAULT_LARGE,
+    "turns": DEFAULT_TURNS,
+}
+"""The values of the options `--quick` changes, in a full run."""
 QUICK = {"conversations": 500, "rounds": 2, "large": 10_000, "turns": 200}
 PROFILE_LINES = 30
 ABOUT = (
@@ -165,14 +171,10 @@ async def run(args: argparse.Namespace, console: Console) -> Report:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = reporting.benchmark_parser(ABOUT)
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help=(
-            f"a fast smoke run: {QUICK['conversations']} conversations, {QUICK['rounds']} "
-            f"rounds, {QUICK['large']:,} vs {DEFAULT_SMALL:,} conversations, "
-            f"{QUICK['turns']} turns (options given explicitly still apply)"
-        ),
+    store_options.add_quick(
+        parser,
+        f"{QUICK['conversations']} conversations, {QUICK['rounds']} rounds, "
+        f"{QUICK['large']:,} vs {DEFAULT_SMALL:,} conversations, {QUICK['turns']} turns",
     )
     parser.add_argument(
         "--part",
@@ -193,27 +195,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--small",
-        type=reporting.positive,
+        type=store_options.store_size,
         default=DEFAULT_SMALL,
         help=f"scale: conversations in the small store (default: {DEFAULT_SMALL:,})",
     )
     parser.add_argument(
         "--large",
-        type=reporting.positive,
+        type=store_options.store_size,
         help=f"scale: conversations in the large store (default: {DEFAULT_LARGE:,})",
     )
-    parser.add_argument(
-        "--turns",
-        type=reporting.positive,
-        help=f"scale: timed turns in each store (default: {DEFAULT_TURNS})",
+    store_options.add_turn_options(
+        parser, turns=DEFAULT_TURNS, warmup=DEFAULT_WARMUP, where="in each store", part="scale: "
     )
-    parser.add_argument(
-        "--warmup",
-        type=int,
-        default=DEFAULT_WARMUP,
-        help=f"scale: untimed turns first (default: {DEFAULT_WARMUP})",
-    )
-    parser.add_argument("--seed", type=int, default=1, help="scale: picks conversations")
     parser.add_argument(
         "--dir",
         type=Path,
@@ -228,18 +221,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "store under cProfile, and print the top functions by own time",
     )
     args = parser.parse_args(argv)
-    for name, default in (
-        ("conversations", DEFAULT_CONVERSATIONS),
-        ("rounds", DEFAULT_ROUNDS),
-        ("large", DEFAULT_LARGE),
-        ("turns", DEFAULT_TURNS),
-    ):
-        if getattr(args, name) is None:
-            setattr(args, name, QUICK[name] if args.quick else default)
-    if not 2 <= min(args.small, args.large) <= max(args.small, args.large) < MAX_CONVERSATIONS:
-        parser.error(f"each store needs 2 to {MAX_CONVERSATIONS - 1:,} conversations")
-    if args.warmup < 0:
-        parser.error("--warmup must be 0 or more")
+    store_options.settle(args, FULL, QUICK)
     return args
 
 

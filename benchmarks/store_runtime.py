@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import cProfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -166,18 +165,6 @@ async def create_schema(path: Path) -> None:
     await store.close()
 
 
-@contextmanager
-def profiling(profiler: cProfile.Profile | None) -> Iterator[None]:
-    if profiler is None:
-        yield
-        return
-    profiler.enable()
-    try:
-        yield
-    finally:
-        profiler.disable()
-
-
 @dataclass(frozen=True, slots=True)
 class Phases:
     """ns to handle the N start turns and the N reply turns."""
@@ -200,7 +187,7 @@ async def runtime_phases(
         await runtime.start_conversation(
             BOT, phone_of(index), key=f"start-{index}", contact=CONTACT
         )
-    with profiling(profiler):
+    with profiler or nullcontext():
         began = time.perf_counter_ns()
         started = await runtime.worker.drain()
         start_ns = time.perf_counter_ns() - began
@@ -209,7 +196,7 @@ async def runtime_phases(
         await runtime.receive(
             BOT, phone_of(index), message, source=InboxSource.RBM, provider_id=f"msg-{index}"
         )
-    with profiling(profiler):
+    with profiler or nullcontext():
         began = time.perf_counter_ns()
         replied = await runtime.worker.drain()
         reply_ns = time.perf_counter_ns() - began

@@ -10,12 +10,14 @@ second. `send` creates it and, when it is due, runs it here under a live progres
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import json
 import sys
 from collections.abc import AsyncIterable, Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
@@ -83,7 +85,7 @@ def _moment(text: str | None, now: datetime) -> datetime:
     return moment.astimezone(now.tzinfo)
 
 
-def _rate(text: str | None, per_minute: float | None) -> float | None:
+def _rate(text: str | None, per_minute: float | None = None) -> float | None:
     """`--rate 500` or `--rate 500/s` (starts per second); `--per-minute` of old scripts."""
     if text is None:
         return None if per_minute is None else per_minute / 60
@@ -113,29 +115,34 @@ def _source(list_name: str | None, csv_file: Path | None) -> Source:
     return from_csv
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Request:
+    """What `send` and `create` are asked, in the options they share (`_request_options`)."""
+
+    bot_id: str
+    list_name: str | None
+    csv_file: Path | None
+    pairs: tuple[str, ...]
+    at: str | None
+    rate_text: str | None
+    campaign_id: str | None
+
+
 def _create(
-    settings: Settings,
-    *,
-    bot_id: str,
-    list_name: str | None,
-    csv_file: Path | None,
-    pairs: tuple[str, ...],
-    at: str | None,
-    rate: float | None,
-    campaign_id: str | None,
-    resume: bool,
-    bar: bool,
+    settings: Settings, request: _Request, *, rate: float | None, resume: bool, bar: bool
 ) -> Campaign:
-    """Create the campaign (streaming its recipients under a progress bar); with `resume`, a
-    campaign of that id whose import finished is taken as it is."""
+    """Create the campaign (streaming its recipients under a progress bar) at `rate` starts
+    per second; with `resume`, a campaign of that id whose import finished is taken as it
+    is."""
+    bot_id, list_name, csv_file = request.bot_id, request.list_name, request.csv_file
     if bot_id not in {bot.id for bot in settings.bots}:
         _fail(f"no bot {bot_id!r} in the configuration")
     if (list_name is None) == (csv_file is None):
         _fail("give either --list or --csv")
-    common = _variables(pairs)
+    common = _variables(request.pairs)
     now = SystemClock().now()
-    send_at = _moment(at, now)
-    identifier = campaign_id or f"c-{uuid4().hex[:12]}"
+    send_at = _moment(request.at, now)
+    identifier = request.campaign_id or f"c-{uuid4().hex[:12]}"
     source = _source(list_name, csv_file)
     total = csv_file.stat().st_size if csv_file is not None else None
 
@@ -198,11 +205,14 @@ def _report_import(campaign: Campaign) -> None:
         _fail(f"nothing to send: campaign {campaign.id} has no valid recipient")
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+def _request_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options `send` and `create` share, handed to `command` as one `request`."""
 
+    @functools.wraps(command)
+    def with_request(**given: Any) -> None:
+        shared = [field.name for field in dataclasses.fields(_Request)]
+        command(request=_Request(**{name: given.pop(name) for name in shared}), **given)
 
-def _source_options(command: F) -> F:
-    """The options `send` and `create` share."""
     options = (
         click.option("--bot", "bot_id", required=True, help="The bot whose flow each starts."),
         click.option("--list", "list_name", help="The address book list to send to."),
@@ -222,42 +232,21 @@ def _source_options(command: F) -> F:
         click.option("--id", "campaign_id", help="The campaign's id (default: a new one)."),
     )
     for option in reversed(options):
-        command = option(command)
-    return config_option(command)
+        with_request = option(with_request)
+    return config_option(with_request)
 
 
 @campaigns.command("send")
-@_source_options
+@_request_options
 @click.option("--json", "as_json", is_flag=True, help="Print the final progress as JSON.")
-def send(
-    config_path: Path,
-    bot_id: str,
-    list_name: str | None,
-    csv_file: Path | None,
-    pairs: tuple[str, ...],
-    at: str | None,
-    rate_text: str | None,
-    campaign_id: str | None,
-    as_json: bool,
-) -> None:
+def send(config_path: Path, request: _Request, as_json: bool) -> None:
     """Create a campaign (BOT's flow with each member of --list or each row of --csv, once
     per number, R5) and, when it is due, run it here with the deployment's providers under a
     live progress bar. With --at in the future it is only scheduled (`causette serve` runs it).
     Ctrl-C leaves it resumable: send again with the same --id, or let `causette serve` go on."""
     settings = settings_or_exit(config_path)
     bar = not as_json
-    campaign = _create(
-        settings,
-        bot_id=bot_id,
-        list_name=list_name,
-        csv_file=csv_file,
-        pairs=pairs,
-        at=at,
-        rate=_rate(rate_text, None),
-        campaign_id=campaign_id,
-        resume=True,
-        bar=bar,
-    )
+    campaign = _create(settings, request, rate=_rate(request.rate_text), resume=True, bar=bar)
     if campaign.status is CampaignStatus.SCHEDULED and campaign.send_at > SystemClock().now():
         _print(settings, campaign.id, as_json)
         if not as_json:
@@ -274,36 +263,19 @@ def send(
 
 
 @campaigns.command("create")
-@_source_options
+@_request_options
 @click.option("--per-minute", type=click.FloatRange(min=0, min_open=True), hidden=True)
 @click.option("--send-at", hidden=True)
 def create(
-    config_path: Path,
-    bot_id: str,
-    list_name: str | None,
-    csv_file: Path | None,
-    pairs: tuple[str, ...],
-    at: str | None,
-    rate_text: str | None,
-    campaign_id: str | None,
-    per_minute: float | None,
-    send_at: str | None,
+    config_path: Path, request: _Request, per_minute: float | None, send_at: str | None
 ) -> None:
     """Create a campaign: BOT's flow started with each member of --list, or each row of
     --csv, once per number (R5), at --at or now, by `causette serve` or `campaigns run`."""
     settings = settings_or_exit(config_path)
-    campaign = _create(
-        settings,
-        bot_id=bot_id,
-        list_name=list_name,
-        csv_file=csv_file,
-        pairs=pairs,
-        at=at or send_at,
-        rate=_rate(rate_text, per_minute),
-        campaign_id=campaign_id,
-        resume=False,
-        bar=True,
-    )
+    # --send-at and --per-minute: what old scripts give for --at and --rate.
+    request = dataclasses.replace(request, at=request.at or send_at)
+    rate = _rate(request.rate_text, per_minute)
+    campaign = _create(settings, request, rate=rate, resume=False, bar=True)
     click.echo(f"campaign {campaign.id} scheduled for {campaign.send_at.isoformat()}")
 
 

@@ -22,6 +22,17 @@ def write_config(folder: Path, bot: str, flow: str, *, database: str, extra: str
     return path
 
 
+ERASURE_ENV = {"ERASURE_SALT": "sel-secret"}
+"""The environment of a `compliance_config` deployment: the salt of erased phones' hashes."""
+
+
+def compliance_config(folder: Path) -> Path:
+    """`write_config` of the bot `rdv` on the appointment flow, with the compliance settings
+    that erasure needs (R34): the business, and the salt read from `ERASURE_ENV`."""
+    extra = "compliance: {business: prado, erasure_salt_env: ERASURE_SALT}"
+    return write_config(folder, "rdv", "appointment.yaml", database="causette.db", extra=extra)
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """Exit code, stdout and stderr of `causette ARGS` (wide, so that tables keep one line)."""
     result = CliRunner(env={"COLUMNS": "200", **(env or {})}).invoke(cli.main, list(args))

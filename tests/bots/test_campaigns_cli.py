@@ -102,6 +102,23 @@ def test_the_singular_group_sends_now_in_the_foreground_as_json(tmp_path: Path) 
     assert "started: 2" in out
 
 
+def test_create_schedules_with_the_options_of_send_and_the_old_names(tmp_path: Path) -> None:
+    path, csv_file = _deployment(tmp_path)
+    for campaign_id, when in (
+        ("neuf", ("--at", "2099-01-05T09:30", "--rate", "2/s")),
+        ("ancien", ("--send-at", "2099-01-05T09:30", "--per-minute", "120")),
+    ):
+        code, out, err = run_cli("campaigns", "create", "--bot", "rdv", "--csv", csv_file,
+                                 *when, "--id", campaign_id, "--config", path)  # fmt: skip
+        assert code == 0, err
+        assert out == f"campaign {campaign_id} scheduled for 2099-01-05T08:30:00+00:00\n"
+        assert err.endswith("2 recipients, 1 duplicates merged, 3 invalid rows skipped\n")
+        code, out, err = run_cli("campaigns", "show", campaign_id, "--json", "--config", path)
+        assert code == 0, err
+        shown = json.loads(out)
+        assert (shown["status"], shown["total"], shown["rate"]) == ("scheduled", 2, 2.0)
+
+
 def test_bad_input_fails_with_a_clear_message(tmp_path: Path) -> None:
     path, _csv_file = _deployment(tmp_path)
     for args, message in (

@@ -11,29 +11,18 @@ from pathlib import Path
 from compliance.erasure import hashed_phone
 from store.compliance_records import OptOut
 from store.sqlite import SqliteStore
-from tests.bots.deployment import run_cli, write_config
+from tests.bots.deployment import ERASURE_ENV, compliance_config, run_cli
 from tests.store import conversation, line, outbound, start
 
 PHONE = "+33612345678"
-ENV = {"ERASURE_SALT": "sel-secret"}
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    return run_cli(*args, env=ENV)
-
-
-def config(folder: Path) -> Path:
-    return write_config(
-        folder,
-        "rdv",
-        "appointment.yaml",
-        database="causette.db",
-        extra="compliance: {business: prado, erasure_salt_env: ERASURE_SALT}",
-    )
+    return run_cli(*args, env=ERASURE_ENV)
 
 
 def test_the_red_list_is_managed_by_hand(tmp_path: Path) -> None:
-    path = str(config(tmp_path))
+    path = str(compliance_config(tmp_path))
     code, out, _ = run("redlist", "add", "06 12 34 56 78", "--reason", "courrier", "--config", path)
     assert (code, out) == (0, "+33•••••••78: added to the red list\n")
     code, out, _ = run("redlist", "add", "+33612345678", "--config", path)
@@ -49,7 +38,7 @@ def test_the_red_list_is_managed_by_hand(tmp_path: Path) -> None:
 
 def test_erase_removes_the_person_and_keeps_a_hashed_opt_out(tmp_path: Path) -> None:
     """R34: erasure everywhere, except the opt-out and the ledger, kept under a salted hash."""
-    path = config(tmp_path)
+    path = compliance_config(tmp_path)
 
     async def seed() -> None:
         async with SqliteStore(str(tmp_path / "causette.db")) as store:
@@ -62,7 +51,7 @@ def test_erase_removes_the_person_and_keeps_a_hashed_opt_out(tmp_path: Path) -> 
     assert code == 0, out
     assert "conversations: 1" in out
     assert "outbox: 1" in out
-    hashed = hashed_phone(PHONE, ENV["ERASURE_SALT"])
+    hashed = hashed_phone(PHONE, ERASURE_ENV["ERASURE_SALT"])
 
     async def check() -> None:
         async with SqliteStore(str(tmp_path / "causette.db")) as store:
@@ -80,13 +69,14 @@ def test_erase_removes_the_person_and_keeps_a_hashed_opt_out(tmp_path: Path) -> 
 
 
 def test_erase_needs_a_salt(tmp_path: Path) -> None:
-    code, _, err = run_cli("contacts", "erase", PHONE, "--yes", "--config", str(config(tmp_path)))
+    path = str(compliance_config(tmp_path))
+    code, _, err = run_cli("contacts", "erase", PHONE, "--yes", "--config", path)
     assert code == 1
     assert "erasure_salt_env" in err
 
 
 def test_retention_run_says_what_it_does(tmp_path: Path) -> None:
-    path = str(config(tmp_path))
+    path = str(compliance_config(tmp_path))
     code, out, _ = run("retention", "run", "--dry-run", "--config", path)
     assert code == 0
     assert "dry run: nothing changed" in out

@@ -11,25 +11,14 @@ from bots.cli_contacts import read_contacts
 from bots.csv_files import CsvFileError, slug
 from store.contacts_records import Contact
 from store.sqlite import SqliteStore
+from tests.bots.deployment import ERASURE_ENV, compliance_config
 from tests.bots.deployment import run_cli as run_with_env
-from tests.bots.deployment import write_config
 
 PHONE = "+33612345678"
-ENV = {"ERASURE_SALT": "sel-secret"}
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:
-    return run_with_env(*args, env=ENV)
-
-
-def config(folder: Path) -> Path:
-    return write_config(
-        folder,
-        "rdv",
-        "appointment.yaml",
-        database="causette.db",
-        extra="compliance: {business: prado, erasure_salt_env: ERASURE_SALT}",
-    )
+    return run_with_env(*args, env=ERASURE_ENV)
 
 
 def stored(folder: Path, list_name: str | None = None) -> list[Contact]:
@@ -51,7 +40,7 @@ pas un numéro,Jean,Dupont
 
 
 def test_import_merges_duplicates_and_skips_invalid_rows(tmp_path: Path) -> None:
-    path = str(config(tmp_path))
+    path = str(compliance_config(tmp_path))
     (tmp_path / "contacts.csv").write_text(CSV, encoding="utf-8")
     csv_file = str(tmp_path / "contacts.csv")
     code, out, err = run_cli("contacts", "import", csv_file, "--list", "clients", "--config", path)
@@ -83,7 +72,7 @@ def test_import_merges_duplicates_and_skips_invalid_rows(tmp_path: Path) -> None
 
 
 def test_a_semicolon_file_with_a_bom_and_accented_headers(tmp_path: Path) -> None:
-    path = str(config(tmp_path))
+    path = str(compliance_config(tmp_path))
     text = "Téléphone;Prénom;Date de naissance\r\n06 12 34 56 78;Zoé;1990-01-02\r\n"
     (tmp_path / "export.csv").write_bytes(text.encode("utf-8-sig"))
     code, out, err = run_cli("contacts", "import", str(tmp_path / "export.csv"), "--config", path)
@@ -94,7 +83,7 @@ def test_a_semicolon_file_with_a_bom_and_accented_headers(tmp_path: Path) -> Non
 
 
 def test_strict_imports_nothing_when_a_row_is_invalid(tmp_path: Path) -> None:
-    path = str(config(tmp_path))
+    path = str(compliance_config(tmp_path))
     (tmp_path / "contacts.csv").write_text(CSV, encoding="utf-8")
     csv_file = str(tmp_path / "contacts.csv")
     code, out, err = run_cli("contacts", "import", csv_file, "--strict", "--config", path)
@@ -106,7 +95,7 @@ def test_strict_imports_nothing_when_a_row_is_invalid(tmp_path: Path) -> None:
 
 
 def test_a_file_with_no_valid_row_fails(tmp_path: Path) -> None:
-    path = str(config(tmp_path))
+    path = str(compliance_config(tmp_path))
     (tmp_path / "bad.csv").write_text("mobile,nom\nabc,Zoé\n", encoding="utf-8")
     code, _, err = run_cli("contacts", "import", str(tmp_path / "bad.csv"), "--config", path)
     assert code == 1
@@ -124,7 +113,7 @@ def test_a_file_with_no_valid_row_fails(tmp_path: Path) -> None:
 
 
 def test_export_round_trips(tmp_path: Path) -> None:
-    path = str(config(tmp_path))
+    path = str(compliance_config(tmp_path))
     (tmp_path / "contacts.csv").write_text(CSV, encoding="utf-8")
     csv_file = str(tmp_path / "contacts.csv")
     assert run_cli("contacts", "import", csv_file, "--list", "clients", "--config", path)[0] == 0
@@ -146,7 +135,7 @@ def test_export_round_trips(tmp_path: Path) -> None:
 
 
 def test_an_excel_export_has_semicolons_and_a_bom_and_imports_back(tmp_path: Path) -> None:
-    path = str(config(tmp_path))
+    path = str(compliance_config(tmp_path))
     (tmp_path / "contacts.csv").write_text(CSV, encoding="utf-8")
     assert run_cli("contacts", "import", str(tmp_path / "contacts.csv"), "--config", path)[0] == 0
     exported = tmp_path / "excel.csv"
@@ -163,7 +152,7 @@ def test_an_excel_export_has_semicolons_and_a_bom_and_imports_back(tmp_path: Pat
 
 
 def test_unlist_takes_numbers_off_a_list_or_deletes_it(tmp_path: Path) -> None:
-    path = str(config(tmp_path))
+    path = str(compliance_config(tmp_path))
     (tmp_path / "contacts.csv").write_text(CSV, encoding="utf-8")
     csv_file = str(tmp_path / "contacts.csv")
     assert run_cli("contacts", "import", csv_file, "--list", "clients", "--config", path)[0] == 0
@@ -181,7 +170,7 @@ def test_unlist_takes_numbers_off_a_list_or_deletes_it(tmp_path: Path) -> None:
 
 
 def test_set_creates_or_edits_one_contact(tmp_path: Path) -> None:
-    path = str(config(tmp_path))
+    path = str(compliance_config(tmp_path))
     code, out, _ = run_cli("contacts", "set", "0612345678", "Prénom=Zoé", "--config", path)
     assert (code, out.strip()) == (0, "+33•••••••78 created")
     args = ("contacts", "set", "+33612345678", "ville=Lyon", "--list", "vip", "--config", path)
@@ -195,7 +184,7 @@ def test_set_creates_or_edits_one_contact(tmp_path: Path) -> None:
 
 
 def test_erase_removes_the_contact(tmp_path: Path) -> None:
-    path = str(config(tmp_path))
+    path = str(compliance_config(tmp_path))
     (tmp_path / "contacts.csv").write_text(CSV, encoding="utf-8")
     csv_file = str(tmp_path / "contacts.csv")
     assert run_cli("contacts", "import", csv_file, "--list", "clients", "--config", path)[0] == 0
