@@ -1,19 +1,24 @@
 """The rows each recorded runtime turn wrote, and the two replays of them that the
 throughput part of `benchmarks/store.py` times against the runtime.
 
-Each `commit_turn` of the runtime run is recorded (see `store_runtime.TimedStore`); its
-statement parameters are computed before the clock starts, with the store's public row
-converters, so the JSON payloads are byte for byte the same. Both replays run through the
-stdlib `sqlite3` on a fresh file seeded with the runtime's pending inbox entries:
+Each `commit_turn` of the runtime run is recorded (see `store_runtime.TimedStore`). Before
+the clock starts, the store's own turn writer (`store.sqlite._write_turn`) is run on a
+stand-in connection that keeps the statements it is given: the replays execute the very
+SQL and parameters the store executed, so a column the store adds, a new row of a turn or a
+changed statement is replayed without a change here. Both replays run through the stdlib
+`sqlite3` on a fresh file seeded with the runtime's pending inbox entries:
 
-- `replay_store_sql`: the store's exact statement sequence, with no Python layer around it:
-  the claim transaction (pending-entry SELECT, lease INSERT), the conversation SELECT, the
-  commit transaction (lease DELETE, inbox done, conversation INSERT or compare-and-set
-  UPDATE, outbox, history, timer DELETE/INSERT);
-- `replay_bare`: the floor. Only the rows each turn writes (lease insert/delete, inbox done,
-  conversation upsert, outbox, history, timers), one transaction per turn, no reads.
+- `replay_store_sql`: the store's exact statement sequence for the three timed methods, with
+  no Python layer around it: `claim` (the pending-entry SELECT, then under the lock the
+  SELECT again and the lease INSERT), `get_conversation` (its SELECT) and `commit_turn` (one
+  transaction, the turn in a savepoint as the group commit writes it: lease DELETE, inbox
+  done, conversation INSERT or compare-and-set UPDATE, outbox, history, business events,
+  timer DELETE/INSERT), and the empty claim that ends a drain;
+- `replay_bare`: the floor. Only the rows each turn writes (the lease insert, then the
+  commit's rows one statement each), one transaction per turn, no reads.
 
-`digest` hashes every table, so that a replayed file can be compared with the runtime's.
+`digest` hashes every table of a file, so that a replayed file can be compared with the
+runtime's: a row the runtime writes and the replays do not stops the run.
 """
 
 from __future__ import annotations
@@ -21,47 +26,25 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from benchmarks.store_runtime import RecordedTurn
-from store.sqlite import BUSY_TIMEOUT_MS
-from store.sqlite_schema import (
-    CONVERSATION_COLUMNS,
-    conversation_params,
-    history_params,
-    outbound_params,
-    timer_params,
-    to_us,
-)
+from store.sqlite import _CLAIMABLE, BUSY_TIMEOUT_MS, _write_turn
+from store.sqlite_schema import to_us
 
-# The store's statements, copied from store/sqlite.py (its constants are private).
+# Private names of the store on purpose: the replay must run the store's statements, and a
+# rename fails here at import (and in mypy) instead of replaying stale SQL. The two below
+# are written inline in `SqliteStore.claim` and `get_conversation`; they name their columns,
+# so a new column does not change them.
 _LEASE_TAKE = "INSERT OR REPLACE INTO leases (bot_id, phone, owner, until) VALUES (?, ?, ?, ?)"
-_LEASE_DROP = "DELETE FROM leases WHERE bot_id = ? AND phone = ? AND owner = ? AND until = ?"
-_INBOX_DONE = "UPDATE inbox SET done = 1 WHERE seq = ?"
-_CONVERSATION_INSERT = (
-    f"INSERT INTO conversations ({', '.join(CONVERSATION_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + column for column in CONVERSATION_COLUMNS)})"
-)
-_CONVERSATION_UPDATE = (
-    f"UPDATE conversations SET {', '.join(f'{c} = :{c}' for c in CONVERSATION_COLUMNS[1:])} "
-    "WHERE id = :id AND version = :version - 1"
-)
-_OUTBOX_INSERT = """INSERT INTO outbox (key, conversation_id, bot_id, phone, content, channel,
-    status, due_at, created_at, history) VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, '[]')
-    ON CONFLICT (key) DO NOTHING"""
-_HISTORY_INSERT = "INSERT INTO history VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
-_TIMER_CANCEL = "DELETE FROM timers WHERE id = ?"
-_TIMER_ARM = "INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?, ?, ?)"
-_CLAIMABLE = """SELECT inbox.* FROM inbox INDEXED BY inbox_pending_seq
-    LEFT JOIN leases ON leases.bot_id = inbox.bot_id AND leases.phone = inbox.phone
-    WHERE inbox.done = 0 AND (leases.until IS NULL OR leases.until <= ?)
-    ORDER BY inbox.seq LIMIT 1"""
 _GET_CONVERSATION = (
     "SELECT * FROM conversations WHERE bot_id = ? AND phone = ? AND status != 'ended'"
 )
+
+Params = Sequence[Any] | Mapping[str, Any]
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -69,7 +52,37 @@ def connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None)
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     db.execute("PRAGMA synchronous = NORMAL")
+    # As the store: the commit's savepoint keeps its statement journal in memory.
+    db.execute("PRAGMA temp_store = MEMORY")
     return db
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One statement the store ran: `execute(sql, rows[0])`, or `executemany(sql, rows)`."""
+
+    sql: str
+    rows: tuple[Params, ...]
+    many: bool
+
+
+class _Recorder:
+    """Stands in for the store's connection while its turn writer runs: keeps each statement
+    and reports one row changed, which is what the writer checks (the lease it deletes, the
+    conversation version it replaces)."""
+
+    rowcount = 1
+
+    def __init__(self) -> None:
+        self.statements: list[Statement] = []
+
+    def execute(self, sql: str, params: Params = (), /) -> _Recorder:
+        self.statements.append(Statement(sql, (params,), many=False))
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Params], /) -> _Recorder:
+        self.statements.append(Statement(sql, tuple(rows), many=True))
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,34 +92,25 @@ class TurnRows:
     seq: int
     now: int
     lease: tuple[str, str, str, int]
-    create: bool
-    conversation: dict[str, Any]
-    outbox: list[tuple[Any, ...]]
-    history: list[tuple[Any, ...]]
-    cancel: list[tuple[str]]
-    arm: list[tuple[Any, ...]]
+    commit: tuple[Statement, ...]
+    """What `commit_turn` ran inside the turn's savepoint, in order."""
 
     @property
     def writes(self) -> int:
-        """Rows written: lease insert and delete, inbox done, conversation, and the lists."""
-        lists = (self.outbox, self.history, self.cancel, self.arm)
-        return 4 + sum(len(rows) for rows in lists)
+        """Rows written: the lease insert, and one per row of the commit's statements."""
+        return 1 + sum(len(statement.rows) for statement in self.commit)
 
 
 def turn_rows(turn: RecordedTurn) -> TurnRows:
-    """What `SqliteStore.claim` and `commit_turn` wrote for this turn, as statement params."""
-    claim, write, now = turn.claim, turn.write, turn.now
-    conversation = replace(write.conversation, last_inbox_seq=claim.entry.seq)
+    """What `SqliteStore.claim` and `commit_turn` wrote for this turn, as statements."""
+    claim = turn.claim
+    recorder = _Recorder()
+    _write_turn(cast(sqlite3.Connection, recorder), claim, turn.write, turn.now)
     return TurnRows(
         seq=claim.entry.seq,
-        now=to_us(now),
+        now=to_us(turn.now),
         lease=(claim.bot_id, claim.phone, claim.owner, to_us(claim.lease_until)),
-        create=conversation.version == 1,
-        conversation=conversation_params(conversation),
-        outbox=[outbound_params(conversation, item, now) for item in write.outbound],
-        history=[history_params(line) for line in write.history],
-        cancel=[(timer_id,) for timer_id in write.cancel],
-        arm=[timer_params(timer) for timer in write.arm],
+        commit=tuple(recorder.statements),
     )
 
 
@@ -117,18 +121,9 @@ def replay_bare(db: sqlite3.Connection, turns: Sequence[TurnRows]) -> int:
     for turn in turns:
         execute("BEGIN IMMEDIATE")
         execute(_LEASE_TAKE, turn.lease)
-        execute(_LEASE_DROP, turn.lease)
-        execute(_INBOX_DONE, (turn.seq,))
-        sql = _CONVERSATION_INSERT if turn.create else _CONVERSATION_UPDATE
-        execute(sql, turn.conversation)
-        for row in turn.outbox:
-            execute(_OUTBOX_INSERT, row)
-        for row in turn.history:
-            execute(_HISTORY_INSERT, row)
-        for row in turn.cancel:
-            execute(_TIMER_CANCEL, row)
-        for row in turn.arm:
-            execute(_TIMER_ARM, row)
+        for statement in turn.commit:
+            for row in statement.rows:
+                execute(statement.sql, row)
         execute("COMMIT")
     return time.perf_counter_ns() - began
 
@@ -139,71 +134,65 @@ def replay_store_sql(db: sqlite3.Connection, turns: Sequence[TurnRows]) -> int:
     execute, executemany = db.execute, db.executemany
     began = time.perf_counter_ns()
     for turn in turns:
+        seen = execute(_CLAIMABLE, (turn.now,)).fetchone()
         execute("BEGIN IMMEDIATE")
         claimed = execute(_CLAIMABLE, (turn.now,)).fetchone()
         execute(_LEASE_TAKE, turn.lease)
         execute("COMMIT")
         execute(_GET_CONVERSATION, turn.lease[:2]).fetchone()
         execute("BEGIN IMMEDIATE")
-        dropped = execute(_LEASE_DROP, turn.lease).rowcount
-        execute(_INBOX_DONE, (turn.seq,))
-        sql = _CONVERSATION_INSERT if turn.create else _CONVERSATION_UPDATE
-        changed = execute(sql, turn.conversation).rowcount
-        executemany(_OUTBOX_INSERT, turn.outbox)
-        executemany(_HISTORY_INSERT, turn.history)
-        executemany(_TIMER_CANCEL, turn.cancel)
-        executemany(_TIMER_ARM, turn.arm)
+        execute("SAVEPOINT turn")
+        # The store checks the lease DELETE and the conversation write changed one row; the
+        # other single-row statements of a turn do too.
+        diverged = False
+        for statement in turn.commit:
+            if statement.many:
+                executemany(statement.sql, statement.rows)
+            elif execute(statement.sql, statement.rows[0]).rowcount != 1:
+                diverged = True
+        execute("RELEASE turn")
         execute("COMMIT")
-        if claimed is None or claimed[0] != turn.seq or dropped != 1 or changed != 1:
+        if diverged or seen is None or claimed is None or claimed[0] != turn.seq:
             raise RuntimeError(f"replay of inbox seq {turn.seq} diverged from the runtime")
-    execute("BEGIN IMMEDIATE")
     if execute(_CLAIMABLE, (turns[-1].now,)).fetchone() is not None:
         raise RuntimeError("events left pending after the replay")
-    execute("COMMIT")
     return time.perf_counter_ns() - began
 
 
 def seed(db: sqlite3.Connection, source: Path, turns: Sequence[TurnRows], *, flows: bool) -> None:
     """Copies from `source` what the runtime's file held before it handled `turns`: their
-    inbox entries, pending (and the flow versions, when `flows`)."""
-    read = sqlite3.connect(source)
+    inbox entries, pending (and the flow versions, when `flows`). Both files are in the
+    store's schema, so whole rows are copied, whatever their columns."""
+    seqs = [turn.seq for turn in turns]
+    inbox = [row[1] for row in db.execute("PRAGMA table_info(inbox)")]
+    pending = ", ".join("0" if column == "done" else column for column in inbox)
+    db.execute("ATTACH DATABASE ? AS runtime", (str(source),))
     try:
         db.execute("BEGIN")
         if flows:
-            rows = read.execute("SELECT * FROM flow_versions")
-            db.executemany("INSERT INTO flow_versions VALUES (?, ?, ?, ?, ?)", rows)
-        sql = """SELECT seq, source, provider_id, bot_id, phone, event, received_at FROM inbox
+            db.execute("INSERT INTO flow_versions SELECT * FROM runtime.flow_versions")
+        sql = f"""INSERT INTO inbox ({", ".join(inbox)}) SELECT {pending} FROM runtime.inbox
             WHERE seq BETWEEN ? AND ? ORDER BY seq"""
-        seqs = [turn.seq for turn in turns]
-        entries = read.execute(sql, (min(seqs), max(seqs))).fetchall()
-        if len(entries) != len(turns):
+        if db.execute(sql, (min(seqs), max(seqs))).rowcount != len(turns):
             raise RuntimeError("the turns of a phase did not handle consecutive inbox entries")
-        db.executemany("INSERT INTO inbox VALUES (?, ?, ?, ?, ?, ?, ?, 0)", entries)
         db.execute("COMMIT")
     finally:
-        read.close()
-
-
-TABLES = (
-    "flow_versions",
-    "conversations",
-    "inbox",
-    "leases",
-    "timers",
-    "outbox",
-    "history",
-    "sqlite_sequence",
-)
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        db.execute("DETACH DATABASE runtime")
 
 
 def digest(path: Path) -> dict[str, str]:
-    """A hash of every table's rows, in key order."""
+    """A hash of every table's rows (those of the schema and SQLite's own), in full order."""
     db = sqlite3.connect(path)
     try:
         found = {}
-        for table in TABLES:
-            text = repr(db.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall())
-            found[table] = hashlib.sha256(text.encode()).hexdigest()
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        for (table,) in db.execute(sql).fetchall():
+            width = len(db.execute(f"PRAGMA table_info({table})").fetchall())
+            order = ", ".join(str(column) for column in range(1, width + 1))
+            rows = db.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+            found[table] = hashlib.sha256(repr(rows).encode()).hexdigest()
         return found
     finally:
         db.close()
