@@ -198,7 +198,11 @@ class Router:
             await self._retry(entry, error, route=Channel.RCS)  # RBM may have it: same id
         except (Transient, RateLimited) as error:
             self._count(rbm, error)
-            await self._retry(entry, error, route=UNROUTED)
+            # Routed `rcs` when claimed: an earlier send of it timed out or was interrupted
+            # and RBM may still deliver that copy, so it stays on RCS (same id) rather than be
+            # chosen again and maybe sent by SMS too (chaos.py --scenario rbm-faults).
+            route = Channel.RCS if entry.route == Channel.RCS else UNROUTED
+            await self._retry(entry, error, route=route)
         except ProviderError as error:
             # R20: a message that cannot go as RCS "for any reason" goes by SMS.
             self.breakers[rbm.agent_id].settled()

@@ -155,6 +155,10 @@ class RbmEmulator(RbmDelivery):
 
     async def _guard(self, request: web.Request, *required: str) -> tuple[str, str]:
         """Faults, bearer token, required query parameters, path phone: (agent id, phone)."""
+        # The body is read (and kept by aiohttp) first: a call held past the client's timeout
+        # is still carried out when released, as `RbmFaults.timeout_rate` promises; read after,
+        # the client's closed connection would make it fail.
+        await request.read()
         await self._inject_faults()
         scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():

@@ -356,6 +356,32 @@ async def test_a_timed_out_send_is_retried_on_rcs_under_the_same_id(tmp_path: Pa
         assert (await line.entry(key)).status is DELIVERED
 
 
+async def test_a_timed_out_send_stays_on_rcs_through_later_5xx(tmp_path: Path) -> None:
+    """Found by benchmarks/chaos.py --scenario rbm-faults: a send timed out, its retry got a
+    503 with the breaker open, the message was chosen again and went by SMS, then RBM
+    delivered the copy it held: twice. It stays on RCS (same id) until RBM answers."""
+    policy = DispatchPolicy(breaker=BreakerPolicy(failures=1, cool_down=timedelta(hours=1)))
+    async with open_line(tmp_path, policy=policy, rbm_timeout=timedelta(seconds=0.05)) as line:
+        await line.queue(RCS_PHONE, "Avant")
+        await line.settle()
+        line.rbm.faults.timeout_rate = 1.0
+        (key,) = await line.queue(RCS_PHONE, "Bonjour")
+        await line.settle()
+        line.rbm.faults.timeout_rate = 0.0
+        line.rbm.faults.error_rates = {503: 1.0}
+        await line.advance(timedelta(minutes=1))
+        assert line.router.breakers[AGENT].state is BreakerState.OPEN
+        entry = await line.entry(key)
+        assert (entry.status, entry.route) == (OutboxStatus.QUEUED, "rcs")
+        assert line.texts(RCS_PHONE) == [("rcs", "Avant")]
+        line.rbm.release_held()  # RBM carries out the first send after all
+        await line.settle()
+        line.rbm.faults.error_rates = {}
+        await line.advance(timedelta(minutes=10))
+        assert line.copies()["Bonjour"] == 1
+        assert (await line.entry(key)).status is DELIVERED
+
+
 async def test_a_message_still_undeliverable_after_24_hours_expires(tmp_path: Path) -> None:
     """R4: no attempt after the validity; the entry ends `expired` and stays so."""
     async with open_line(tmp_path) as line:
@@ -440,6 +466,30 @@ async def test_an_sms_only_conversation_never_asks_rbm(tmp_path: Path) -> None:
         assert line.texts(RCS_PHONE) == [("sms", "Bonjour")]
         assert "by SMS: conversation on t2c" in details(await line.entry(key))
         assert not line.rbm.messages
+
+
+async def test_a_send_that_hangs_does_not_hold_back_other_messages(tmp_path: Path) -> None:
+    """Found by benchmarks/chaos.py --scenario rbm-faults: the dispatcher claimed again only
+    when a send finished, so one held RBM call delayed every message queued meanwhile until
+    its timeout. A turn's commit (`wake`) now claims again while slots are free."""
+    async with open_line(tmp_path, rbm_timeout=timedelta(seconds=30)) as line:
+        await line.queue(RCS_PHONE, "Avant")
+        await line.settle()
+        line.rbm.faults.timeout_rate = 1.0
+        await line.queue(RCS_PHONE, "Bloqué")
+        wake = asyncio.Event()
+        dispatching = asyncio.create_task(line.dispatcher.dispatch_due(wake))
+        async with asyncio.timeout(10):  # a bug fails the test rather than hang it
+            while not line.rbm.held:
+                await asyncio.sleep(0)  # yield until the send is in flight
+            (key,) = await line.queue(SMS_PHONE, "Libre", channel="t2c")
+            wake.set()
+            while (await line.entry(key)).status is not OutboxStatus.SENT:
+                await asyncio.sleep(0)
+        assert line.rbm.held == 1  # the RCS send still hangs; the SMS went meanwhile
+        line.rbm.faults.timeout_rate = 0.0
+        line.rbm.release_held()
+        await dispatching
 
 
 async def test_a_provider_that_hangs_never_holds_the_webhooks(tmp_path: Path) -> None:
