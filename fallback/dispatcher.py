@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 from compliance.validity import VALIDITY, is_expired
 from messaging.clock import Clock
@@ -67,8 +67,14 @@ class Dispatcher:
         """
         claimed = 0
         running: set[asyncio.Task[None]] = set()
+        # One task waits for `wake` until it is set, however many sends finish meanwhile.
+        woken: asyncio.Task[Literal[True]] | None = None
+        timeout = None if poll is None else poll.total_seconds()
         try:
             while True:
+                if woken is not None and woken.done() and wake is not None:
+                    wake.clear()  # seen: the claim below takes what it announced
+                    woken = None
                 room = self.in_flight - len(running)
                 if room > 0:
                     batch = await self.store.claim_outbound(
@@ -78,13 +84,18 @@ class Dispatcher:
                     running.update(asyncio.create_task(self._handle(entry)) for entry in batch)
                 if not running:
                     return claimed
-                if len(running) < self.in_flight and (wake is not None or poll is not None):
-                    await _until_done_or_woken(running, wake, poll)
-                    running = {task for task in running if not task.done()}
-                else:
+                if len(running) == self.in_flight or (wake is None and poll is None):
                     _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                if wake is not None and woken is None:
+                    woken = asyncio.ensure_future(wake.wait())
+                waiting = running if woken is None else {*running, woken}
+                await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                running = {task for task in running if not task.done()}
         finally:
             # Cancelled (shutdown): the claimed entries' leases expire and another takes them.
+            if woken is not None:
+                woken.cancel()
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
@@ -117,21 +128,3 @@ class Dispatcher:
                 log.exception("dispatching the outbox failed; trying again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), poll.total_seconds())
-
-
-async def _until_done_or_woken(
-    running: set[asyncio.Task[None]], wake: asyncio.Event | None, poll: timedelta | None
-) -> None:
-    """Wait until one of `running` is done, `wake` is set (then cleared) or `poll` passed."""
-    waiter = asyncio.ensure_future(wake.wait()) if wake is not None else None
-    try:
-        await asyncio.wait(
-            running if waiter is None else {*running, waiter},
-            timeout=None if poll is None else poll.total_seconds(),
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-    finally:
-        if waiter is not None:
-            waiter.cancel()
-        if wake is not None:
-            wake.clear()
