@@ -1,6 +1,8 @@
 """The pieces of `benchmarks/chaos.py`: the smsmode emulator the phones and the bot talk to, the
 `causette serve` process (killed and restarted at will), the phones' load, and the tally of
-what came back (the front that delivers every webhook three times is in `chaos_front.py`).
+what came back (the front that delivers every webhook three times is in `chaos_front.py`, the
+RBM emulator of `rbm-faults` in `chaos_rcs.py`, the reads of the server's outbox in
+`chaos_outbox.py`).
 
 The phones behave as people do: each writes its next message once the bot answered the last
 one (or after `patience` seconds without an answer), so a conversation's order is the order its
@@ -14,11 +16,10 @@ import asyncio
 import contextlib
 import os
 import signal
-import sqlite3
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,6 +64,14 @@ def phone_numbers(count: int) -> list[str]:
     return [f"+3375{1_000_000 + index:07d}" for index in range(count)]
 
 
+def sms_phonebook(phones: list[str]) -> PhoneBook:
+    """Every phone SMS-only."""
+    phonebook = PhoneBook()
+    for number in phones:
+        phonebook.add(number, Network.SMS)
+    return phonebook
+
+
 async def declare_number(database: Path) -> None:
     """R11: the bot's 09 number is declared before `causette serve` lets it go live."""
     async with SqliteStore(database) as store:
@@ -70,21 +79,34 @@ async def declare_number(database: Path) -> None:
         await store.declare_number(record)
 
 
+CONFIRM_WAIT = 20
+"""`dispatch.sms_confirm_wait` in seconds: smsmode's report of an SMS a killed process sent
+comes back every 5 s here (`RETRY_DELAYS`, pressed), as the real one's 30 s and 2 min retries
+do within the 5 min default."""
+
+
 def write_config(
-    folder: Path, emulator_url: str, public_url: str, unknown_outcome: str, lease: int | None
+    folder: Path,
+    emulator_url: str,
+    public_url: str,
+    unknown_outcome: str,
+    lease: int | None,
+    rcs: tuple[str, str] = ("", ""),
 ) -> Path:
     """The `bots.yaml` of the echo bot on a Time2Chat number, SQLite in `folder`; the
-    providers' callbacks to `public_url` (the server's own, or a front's)."""
+    providers' callbacks to `public_url` (the server's own, or a front's). `rcs`: the RBM
+    provider's lines and the bot's `rcs:` line, when it has an agent (`chaos_rcs.rcs_config`)."""
+    provider, agent = rcs
     (folder / "echo.yaml").write_text(FLOW, encoding="utf-8")
     path = folder / "bots.yaml"
     path.write_text(
         f"""\
 store: sqlite://{folder / "causette.db"}
 public_url: {public_url}
-dispatch: {{sms_unknown_outcome: {unknown_outcome}}}
+dispatch: {{sms_unknown_outcome: {unknown_outcome}, sms_confirm_wait: {CONFIRM_WAIT}s}}
 {f"worker: {{lease: {lease}s}}" if lease is not None else ""}
 providers:
-  smsmode:
+{provider}  smsmode:
     api_key_env: CHAOS_SMSMODE_KEY
     callback_secret_env: CHAOS_SMSMODE_SECRET
     base_url: {emulator_url}
@@ -92,7 +114,7 @@ bots:
   - id: {BOT}
     flow: echo.yaml
     t2c: {{number: "{NUMBER}"}}
-""",
+{agent}""",
         encoding="utf-8",
     )
     return path
@@ -100,10 +122,13 @@ bots:
 
 class Server:
     """`causette serve` on a fixed port, so that a restarted process takes the killed one's
-    callbacks; its output appended to `log` across restarts."""
+    callbacks; its output appended to `log` across restarts; `env` on top of `SECRETS`."""
 
-    def __init__(self, config: Path, port: int, log: Path) -> None:
+    def __init__(
+        self, config: Path, port: int, log: Path, env: Mapping[str, str] | None = None
+    ) -> None:
         self.config, self.port, self.log = config, port, log
+        self.env = {**SECRETS, **(env or {})}
         self.process: asyncio.subprocess.Process | None = None
         self.kills = 0
         self.restarts = 0
@@ -116,7 +141,7 @@ class Server:
         command = [str(CAUSETTE), "serve", "--config", str(self.config), "--port", str(self.port)]
         with self.log.open("ab") as out:
             self.process = await asyncio.create_subprocess_exec(
-                *command, cwd=ROOT, env={**os.environ, **SECRETS}, stdout=out, stderr=out
+                *command, cwd=ROOT, env={**os.environ, **self.env}, stdout=out, stderr=out
             )
         await self._until_healthy()
 
@@ -183,12 +208,9 @@ class Providers:
 
 
 @contextlib.asynccontextmanager
-async def running_providers(phones: list[str], server_url: str) -> AsyncIterator[Providers]:
+async def running_providers(phonebook: PhoneBook, server_url: str) -> AsyncIterator[Providers]:
     """The smsmode emulator on loopback, its MO callbacks to `server_url` (the server or a
-    front), every phone SMS-only, callbacks retried on `RETRY_DELAYS`."""
-    phonebook = PhoneBook()
-    for number in phones:
-        phonebook.add(number, Network.SMS)
+    front), callbacks retried on `RETRY_DELAYS`."""
     token = callback_token(SECRETS["CHAOS_SMSMODE_SECRET"], BOT)
     channel = SmsmodeChannel(
         api_keys=(SECRETS["CHAOS_SMSMODE_KEY"],),
@@ -236,10 +258,17 @@ def new_load(phonebook: PhoneBook) -> Load:
 
 
 async def run_phones(
-    sms: SmsmodeEmulator, load: Load, total: int, *, patience: float, settle: float
+    sms: SmsmodeEmulator,
+    load: Load,
+    total: int,
+    *,
+    patience: float,
+    settle: float,
+    settled: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """The phones write `total` MOs in all, each phone one at a time; then wait until every
-    reply came or none came for `settle` seconds, and the callbacks still pending went."""
+    reply came or none came for `settle` seconds, then for `settled` (what else may still
+    reach a phone), and the callbacks still pending went."""
     phonebook = sms.phonebook
     answered = {number: asyncio.Event() for number in phonebook.phones}
     arrived = asyncio.Event()
@@ -281,6 +310,8 @@ async def run_phones(
                 await asyncio.wait_for(arrived.wait(), settle)
             except TimeoutError:
                 break
+        if settled is not None:
+            await settled()
         # The last delivery reports, and the callbacks still being retried, get their turn
         # while the server is up, on their own schedule; the emulator has no event for it: a
         # bounded poll.
@@ -352,15 +383,3 @@ def _never_taken(sms: SmsmodeEmulator) -> list[str]:
         for key, a in last.items()
         if key not in taken
     ]
-
-
-def outbox_counts(database: Path) -> dict[str, Any]:
-    """The server's outbox by status, and the provider calls it had to repeat (a send that
-    failed and was retried), read from its SQLite file once it stopped."""
-    with contextlib.closing(sqlite3.connect(database)) as db:
-        rows = db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
-        (retries,) = db.execute(
-            "SELECT coalesce(sum(attempts - 1), 0) FROM outbox WHERE attempts > 1"
-        ).fetchone()
-    statuses = {str(status): int(count) for status, count in rows}
-    return {"outbox": statuses, "send_retries": int(retries)}

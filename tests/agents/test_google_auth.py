@@ -16,8 +16,6 @@ from typing import Any
 import google.auth.exceptions
 import pytest
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from agents.errors import Permanent, Transient
 from agents.google_auth import (
@@ -30,6 +28,7 @@ from agents.google_auth import (
     redact,
 )
 from messaging.clock import FakeClock
+from sandbox.google_token import service_account_key
 from tests.agents.conftest import ServerFactory
 
 PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvSECRETSECRETSECRET\n-----END PRIVATE KEY-----\n"
@@ -295,16 +294,6 @@ def test_redact() -> None:
 # --- google-auth's real flow, against a token endpoint on loopback -----------------------------
 
 
-def real_key(token_uri: str) -> str:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = private.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return key_json(private_key=pem, token_uri=token_uri)
-
-
 async def test_real_google_auth_flow_on_loopback(aiohttp_server: ServerFactory) -> None:
     grants: list[Mapping[str, str]] = []
 
@@ -318,7 +307,7 @@ async def test_real_google_auth_flow_on_loopback(aiohttp_server: ServerFactory) 
     app = web.Application()
     app.router.add_post("/token", token_endpoint)
     server = await aiohttp_server(app)
-    tokens = ServiceAccountTokens(real_key(str(server.make_url("/token"))))
+    tokens = ServiceAccountTokens(service_account_key(str(server.make_url("/token"))))
     assert await tokens.token() == "ya29.loopback"
     assert await tokens.token() == "ya29.loopback"
     assert len(grants) == 1
@@ -335,13 +324,13 @@ async def test_real_google_auth_refused_grant_is_permanent(aiohttp_server: Serve
     app = web.Application()
     app.router.add_post("/token", token_endpoint)
     server = await aiohttp_server(app)
-    key = real_key(str(server.make_url("/token")))
+    key = service_account_key(str(server.make_url("/token")))
     with pytest.raises(Permanent, match="invalid_grant") as raised:
         await ServiceAccountTokens(key).token()
     assert "PRIVATE KEY" not in str(raised.value)
 
 
 async def test_real_google_auth_unreachable_endpoint_is_transient(closed_port_url: str) -> None:
-    key = real_key(f"{closed_port_url}/token")
+    key = service_account_key(f"{closed_port_url}/token")
     with pytest.raises(Transient, match="could not be reached"):
         await ServiceAccountTokens(key).token()

@@ -1,6 +1,7 @@
 """`benchmarks/chaos.py` runs each of its scenarios end to end on a tiny load: every MO gets
 its reply exactly once, in order, while the store is locked, every webhook comes three times,
-the server is killed, and smsmode is down (the counts are the run's own; no timing is checked)."""
+the server is killed, smsmode is down, and RBM fails (the counts are the run's own; no timing
+is checked)."""
 
 from __future__ import annotations
 
@@ -21,13 +22,17 @@ def report() -> dict[str, Any]:
     command = [sys.executable, str(ROOT / "benchmarks" / "chaos.py"), "--json"]
     command += ["--mos", str(MOS), "--phones", "5", "--down", "7", "--kill-every", "2"]
     command += ["--settle", "10", "--patience", "10", "--lease", "3"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    # RBM's held calls go every 15 s: some outlast the server's 10 s timeout.
+    command += ["--release-every", "15", "--fallback-after", "3"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=420, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     result: dict[str, Any] = json.loads(done.stdout)
     return result
 
 
-@pytest.mark.parametrize("scenario", ["store-down", "duplicates", "kill", "smsmode-down"])
+@pytest.mark.parametrize(
+    "scenario", ["store-down", "duplicates", "kill", "smsmode-down", "rbm-faults"]
+)
 def test_every_reply_arrives_once_and_in_order(report: dict[str, Any], scenario: str) -> None:
     counts = report[scenario]
 
@@ -72,3 +77,21 @@ def test_sends_refused_by_a_down_smsmode_are_retried(report: dict[str, Any]) -> 
     assert 0 < counts["mos_before_outage"] < MOS
     assert counts["send_retries"] >= 1
     assert counts["outbox"] == {"delivered": MOS}
+
+
+def test_rbm_fails_yet_every_reply_goes_once_by_rcs_or_sms(report: dict[str, Any]) -> None:
+    counts = report["rbm-faults"]
+
+    assert 0 < counts["mos_before_faults"] < MOS
+    # Which faults fall on so few calls is chance; that none does is 0.75 ** 30 at most.
+    faults = counts["rbm_5xx_answered"] + counts["rbm_calls_held"]
+    assert faults + counts["rbm_receipts_dropped"] > 0
+    assert counts["mos_by_channel"] == {"rcs": MOS}
+    assert sum(counts["replies_by_channel"].values()) == MOS
+    assert counts["replies_by_rcs_and_sms"] == 0
+    assert counts["rbm_webhooks_dropped"] == 0
+    assert counts["outbox"] == {"delivered": MOS}
+    # A message whose DELIVERED was dropped stays `sent` until its deadline: the revoke's 404
+    # says it was delivered.
+    revoked_late = counts["revokes"].get("answered 404: already delivered", 0)
+    assert revoked_late == counts["rbm_receipts_dropped"]

@@ -30,10 +30,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from bots.wiring import RBM_WEBHOOK_PATH, SMSMODE_CALLBACK_PREFIX, callback_token
+from sandbox.google_token import TOKEN_PATH, add_token_endpoint, service_account_key
 from sandbox.phonebook import Direction, Network, PhoneBook
 from sandbox.rbm import RbmEmulator
 from sandbox.smsmode import SmsmodeChannel, SmsmodeEmulator
-from tests.agents.test_google_auth import real_key
 
 ROOT = Path(__file__).resolve().parents[2]
 CAUSETTE = Path(sys.executable).parent / "causette"
@@ -114,13 +114,10 @@ async def start_providers(phones: dict[str, Network], balancer_url: str, seed: i
     )
     sms = SmsmodeEmulator(phonebook, [channel], rng=random.Random(seed + 1))
 
-    async def google_token(_: web.Request) -> web.Response:
-        return web.json_response({"access_token": "ya29.sandbox", "expires_in": 3600})
-
     app = web.Application()
     app.add_subapp("/rbm", rbm.app())
     app.add_subapp("/smsmode", sms.app())
-    app.router.add_post("/token", google_token)
+    add_token_endpoint(app)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     url = str(server.make_url("")).rstrip("/")
@@ -129,7 +126,7 @@ async def start_providers(phones: dict[str, Network], balancer_url: str, seed: i
         webhook_url=f"{balancer_url}{RBM_WEBHOOK_PATH}",
         client_token=SECRETS["T_RBM_CLIENT_TOKEN"],
     )
-    return Providers(phonebook, rbm, sms, server, real_key(f"{url}/token"))
+    return Providers(phonebook, rbm, sms, server, service_account_key(f"{url}{TOKEN_PATH}"))
 
 
 @dataclass
