@@ -1,13 +1,13 @@
 """The embedded default store: one SQLite file (or `:memory:`) through the standard `sqlite3`.
 
-Statements run inline on the event loop, on one connection, without a thread. Measured here
-(reference/libs.md §2): an autocommit insert costs ~21 µs with WAL + `synchronous=NORMAL`, a
-row inside a transaction ~8 µs and a primary-key read ~5 µs, while every thread hop
-(aiosqlite, `run_in_executor`, `to_thread`) costs ~100 µs and, under load, the worker thread
-fights the busy loop for the GIL: an aiohttp server writing each request through aiosqlite
-served ~25 % fewer requests per second than one writing inline, through `run_in_executor`
-~57 % fewer. A turn's whole write is a few such statements in one transaction: it takes
-less time than the hop that would move it off the loop.
+Statements run inline on the event loop, on one connection; only WAL checkpoints run in a
+thread (below). Measured here (reference/libs.md §2): an autocommit insert costs ~21 µs with
+WAL + `synchronous=NORMAL`, a row inside a transaction ~8 µs and a primary-key read ~5 µs,
+while every thread hop (aiosqlite, `run_in_executor`, `to_thread`) costs ~100 µs and, under
+load, the worker thread fights the busy loop for the GIL: an aiohttp server writing each
+request through aiosqlite served ~25 % fewer requests per second than one writing inline,
+through `run_in_executor` ~57 % fewer. A turn's whole write is a few such statements in one
+transaction: it takes less time than the hop that would move it off the loop.
 
 Two consequences hold the design together:
 - no method awaits inside a transaction, so two coroutines sharing the connection can never
@@ -17,6 +17,23 @@ Two consequences hold the design together:
   what the unit decides on (which lease is free, which version is stored), and
   `busy_timeout` makes a second writer wait for it. That wait blocks the loop, which is why
   SQLite is the one-process default and MongoDB the store for many processes.
+
+Every statement goes through `StoreConnection` (`store/sqlite_connection.py`), a
+`sqlite3.Connection` whose `execute`/`executemany` add 0.15–0.3 µs to a statement (a
+primary-key read with `fetchone`: 5.55–5.80 µs plain, 5.86–6.05 µs through it; best of 5 ×
+50,000, alternated, load 0.6). It gives the store two things:
+- while another process holds the write lock, writes fail at once (`store/sqlite_lock.py`):
+  `python benchmarks/chaos.py --scenario store-down --mos 10000 --json` (the lock held 30 s,
+  2026-11-26 14:05–14:07, load 0.3–0.5), without then with it: callbacks answered 503
+  42 → 405, left without an answer 114 → 0, nothing lost, no SMS failed either way (at
+  13:18–13:20, before the dispatcher's latest commits: 39 → 702, 99 → 0, and 16 SMS failed
+  as interrupted both times, their `sent` mark unwritable during the lock);
+- WAL checkpoints off the event loop (`store/sqlite_checkpoints.py`): `python
+  benchmarks/memory.py --json`, turn p99 at 1,000,000 stored conversations 0.94–1.00× the
+  p99 at 1,000 (1.73–1.75× without the thread; p95 1.01–1.53× against 0.87–1.32×; load
+  0.7–1.1); `python benchmarks/turns.py --json --rate 1000 --duration 10`, ratio
+  0.867–0.868 → 0.909–0.915 (docs/performance.md, "Memory and store size" and "What still
+  holds the ratio back", item 1).
 
 Times are integer microseconds since the epoch (UTC); see `store/sqlite_schema.py`.
 """
@@ -49,15 +66,17 @@ from store.sqlite_agents import SqliteAgents
 from store.sqlite_billing import SqliteBilling
 from store.sqlite_business_events import SqliteBusinessEvents, insert_business_events
 from store.sqlite_campaigns import SqliteCampaigns
+from store.sqlite_checkpoints import Checkpointer
 from store.sqlite_compliance import SqliteCompliance
+from store.sqlite_connection import StoreConnection, close_connection, open_connection
 from store.sqlite_contacts import SqliteContacts
+from store.sqlite_lock import LockWatch
 from store.sqlite_numbers import SqliteNumbers
 from store.sqlite_outbox import SqliteOutbox, insert_outbound
 from store.sqlite_schema import (
     CONVERSATION_COLUMNS,
     conversation_of,
     conversation_params,
-    create_schema,
     dump,
     flow_version_of,
     from_us,
@@ -76,7 +95,8 @@ BUSY_TIMEOUT_MS = 250
 shell) before it fails. Short, because the wait blocks the event loop: a failed write is
 retried (webhooks answer 503 and the provider posts again, the worker and the dispatcher
 take the work up again), where a long wait would freeze every webhook with it
-(benchmarks/chaos.py --scenario store-down)."""
+(benchmarks/chaos.py --scenario store-down). Once a write failed for the lock, the next ones
+do not wait at all until one succeeds (`store/sqlite_lock.py`)."""
 
 _INSERT_CONVERSATION = (
     f"INSERT INTO conversations ({', '.join(CONVERSATION_COLUMNS)}) "
@@ -126,36 +146,37 @@ class SqliteStore(
     """The outbox, the agents, billing and compliance are in `store/sqlite_outbox.py`,
     `store/sqlite_agents.py`, `store/sqlite_billing.py` and `store/sqlite_compliance.py`."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, checkpoint_thread: bool = True) -> None:
+        """`checkpoint_thread=False` leaves WAL checkpoints to SQLite, inside the commits
+        (`store/sqlite_checkpoints.py` says why the store moves them to a thread)."""
         self._path = str(path)
-        self._db: sqlite3.Connection | None = None
+        self._db: StoreConnection | None = None
         self._turns: list[_PendingTurn] = []
+        self._checkpoint_thread = checkpoint_thread
 
     async def open(self) -> None:
-        if self._db is not None:
-            return
-        db = sqlite3.connect(self._path, isolation_level=None)
-        try:
-            db.row_factory = sqlite3.Row
-            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if self._path != ":memory:":
-                db.execute("PRAGMA journal_mode = WAL")
-                db.execute("PRAGMA synchronous = NORMAL")
-            # Temporary files in memory: a turn's savepoint (the group commit, commit_turn)
-            # otherwise spills its statement journal to a file in /var/tmp on every turn
-            # (open, tens of writes, unlink). No query of the store sorts a large set in a
-            # temporary b-tree (they walk indexes), so this does not grow with the store.
-            db.execute("PRAGMA temp_store = MEMORY")
-            create_schema(db)
-        except BaseException:
-            db.close()
-            raise
-        self._db = db
+        if self._db is None:
+            self._db = open_connection(
+                self._path, BUSY_TIMEOUT_MS, checkpoint_thread=self._checkpoint_thread
+            )
 
     async def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        db, self._db = self._db, None
+        if db is not None:
+            close_connection(db)
+
+    @property
+    def checkpointer(self) -> Checkpointer | None:
+        """The thread checkpointing the WAL while the store is open, if it has one."""
+        return None if self._db is None else self._db.checkpointer
+
+    @property
+    def lock_watch(self) -> LockWatch:
+        """Whether another process is known to hold the file's write lock (the store fails
+        fast then, `store/sqlite_lock.py`)."""
+        if self._db is None:
+            raise StoreError("the SQLite store is not open")
+        return self._db.lock
 
     # --- flow versions ---------------------------------------------------------------------
 
