@@ -31,6 +31,7 @@ from messaging.clock import Clock
 from messaging.inbound import Inbound
 from messaging.phone import Phone
 from sessions.billing import Billing
+from store.availability import log_failure
 from store.base import Store
 from store.events import inbound_event, start_event
 from store.records import InboxEntry, InboxSource, NewInbound
@@ -214,8 +215,8 @@ class Runtime:
         while not stop.is_set():
             try:
                 await self.billing.settle(self.clock.now())
-            except Exception:  # the store may be briefly unreachable
-                log.exception("settling RCS billing failed; trying again")
+            except Exception as error:  # the store may be briefly unreachable
+                log_failure(log, error, "settling RCS billing failed; trying again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), BILLING_SETTLE_PERIOD.total_seconds())
 

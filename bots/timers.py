@@ -15,6 +15,7 @@ import logging
 from datetime import timedelta
 
 from messaging.clock import Clock
+from store.availability import log_failure
 from store.base import Store
 from store.events import timer_event
 from store.records import InboxSource, NewInbound
@@ -61,7 +62,7 @@ class TimerFirer:
             try:
                 if await self.fire_due():
                     wake.set()
-            except Exception:  # the store may be briefly unreachable: keep the loop alive
-                log.exception("firing due timers failed; trying again")
+            except Exception as error:  # the store may be briefly unreachable: keep the loop alive
+                log_failure(log, error, "firing due timers failed; trying again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), poll.total_seconds())

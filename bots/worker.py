@@ -46,6 +46,7 @@ from messaging.clock import Clock
 from messaging.phone import Phone
 from sessions.billing import Billing
 from sessions.events import Mo
+from store.availability import log_failure
 from store.base import LeaseLost, Store, VersionConflict
 from store.business_events_records import EventKind
 from store.compliance_records import OptOut
@@ -148,8 +149,8 @@ class Worker:
                 if await self.handle_next():
                     wake.set()  # there may be more: idle loops of this process look too
                     continue
-            except Exception:  # the store may be briefly unreachable: keep the loop alive
-                log.exception("handling an event failed; trying again")
+            except Exception as error:  # the store may be briefly unreachable: keep the loop alive
+                log_failure(log, error, "handling an event failed; trying again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout)
 

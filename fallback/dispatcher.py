@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 
 from compliance.validity import VALIDITY, is_expired
 from messaging.clock import Clock
+from store.availability import log_failure
 from store.base import LeaseLost, Store
 from store.records import OutboxEntry, OutboxStatus
 
@@ -124,7 +125,7 @@ class Dispatcher:
             wake.clear()
             try:
                 await self.dispatch_due(wake, poll)
-            except Exception:  # the store may be briefly unreachable: keep the loop alive
-                log.exception("dispatching the outbox failed; trying again")
+            except Exception as error:  # the store may be briefly unreachable: keep the loop alive
+                log_failure(log, error, "dispatching the outbox failed; trying again")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), poll.total_seconds())

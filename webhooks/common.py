@@ -30,6 +30,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, V
 from messaging.channel import Channel
 from messaging.clock import Clock
 from messaging.phone import InvalidPhoneError, Phone
+from store.availability import is_unavailable
 from store.base import Store
 from store.records import InboxEntry, NewInbound, OutboxEntry, OutboxStatus
 from store.unconfirmed_sms import awaiting_report
@@ -214,8 +215,13 @@ def store_failures(what: str) -> Iterator[None]:
         yield
     except Reject:
         raise
-    except Exception:
-        log.exception("%s: recording the event failed", what)
+    except Exception as error:
+        # An outage (another process holds SQLite's lock, MongoDB unreachable) is said once
+        # by the store, and each refusal by the 503's own line: no traceback per request.
+        if is_unavailable(error):
+            log.debug("%s: store unavailable: %s", what, error)
+        else:
+            log.exception("%s: recording the event failed", what)
         raise Reject(503, "temporarily unable to store the event; retry later") from None
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -216,6 +218,39 @@ async def test_a_store_failure_answers_503_so_that_smsmode_retries(
 ) -> None:
     response = await post(broken, body)
     assert response.status == 503
+
+
+async def test_a_locked_store_answers_503_in_one_line_of_log(
+    aiohttp_client: ClientFactory,
+    clock: FakeClock,
+    calls: Calls,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Another process holding SQLite's lock is an outage, not a bug: 503 and its one WARNING
+    line per request, no traceback (a 30 s lock under load is hundreds of requests)."""
+    async with SqliteStore(tmp_path / "locked.db") as store:
+        client = await aiohttp_client(sms_app(store, clock, calls))
+        holder = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+        holder.execute("BEGIN EXCLUSIVE")
+        try:
+            with caplog.at_level(logging.WARNING, logger="webhooks"):
+                assert (await post(client, mo())).status == 503
+        finally:
+            holder.close()
+        (record,) = [r for r in caplog.records if r.name.startswith("webhooks")]
+        assert record.levelno == logging.WARNING
+        assert "503" in record.getMessage()
+        assert all(r.exc_info is None for r in caplog.records)
+
+
+async def test_an_unexpected_store_error_keeps_its_traceback(
+    broken: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="webhooks"):
+        assert (await post(broken, mo())).status == 503
+    (error,) = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert error.exc_info is not None
 
 
 # --- delivery reports -------------------------------------------------------------------------
