@@ -2,7 +2,7 @@
 throughput part of `benchmarks/store.py` times against the runtime.
 
 Each `commit_turn` of the runtime run is recorded (see `store_runtime.TimedStore`). Before
-the clock starts, the store's own turn writer (`store.sqlite._write_turn`) is run on a
+the clock starts, the store's own turn writer (`store.sqlite_turns.write_turn`) is run on a
 stand-in connection that keeps the statements it is given: the replays execute the very
 SQL and parameters the store executed, so a column the store adds, a new row of a turn or a
 changed statement is replayed without a change here. Both replays run through the stdlib
@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from benchmarks.store_runtime import RecordedTurn
-from store.sqlite import _CLAIMABLE, BUSY_TIMEOUT_MS, _write_turn
+from store.sqlite import _CLAIMABLE, BUSY_TIMEOUT_MS
 from store.sqlite_schema import to_us
+from store.sqlite_turns import write_turn
 
-# Private names of the store on purpose: the replay must run the store's statements, and a
-# rename fails here at import (and in mypy) instead of replaying stale SQL. The two below
+# The store's own statements (`_CLAIMABLE` private on purpose): the replay must run them, and
+# a rename fails here at import (and in mypy) instead of replaying stale SQL. The two below
 # are written inline in `SqliteStore.claim` and `get_conversation`; they name their columns,
 # so a new column does not change them.
 _LEASE_TAKE = "INSERT OR REPLACE INTO leases (bot_id, phone, owner, until) VALUES (?, ?, ?, ?)"
@@ -105,7 +106,7 @@ def turn_rows(turn: RecordedTurn) -> TurnRows:
     """What `SqliteStore.claim` and `commit_turn` wrote for this turn, as statements."""
     claim = turn.claim
     recorder = _Recorder()
-    _write_turn(cast(sqlite3.Connection, recorder), claim, turn.write, turn.now)
+    write_turn(cast(sqlite3.Connection, recorder), claim, turn.write, turn.now)
     return TurnRows(
         seq=claim.entry.seq,
         now=to_us(turn.now),

@@ -41,13 +41,12 @@ Times are integer microseconds since the epoch (UTC); see `store/sqlite_schema.p
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from store.base import LeaseLost, Store, StoreError, VersionConflict
+from store.base import LeaseLost, Store, StoreError
 from store.business_events_records import BusinessEvent
 from store.records import (
     LIVE_STATUSES,
@@ -74,9 +73,7 @@ from store.sqlite_lock import LockWatch
 from store.sqlite_numbers import SqliteNumbers
 from store.sqlite_outbox import SqliteOutbox, insert_outbound
 from store.sqlite_schema import (
-    CONVERSATION_COLUMNS,
     conversation_of,
-    conversation_params,
     dump,
     flow_version_of,
     from_us,
@@ -84,11 +81,20 @@ from store.sqlite_schema import (
     history_params,
     inbox_of,
     timer_of,
-    timer_params,
     to_us,
     transaction,
 )
 from store.sqlite_tokens import SqliteTokens
+from store.sqlite_turns import (
+    HELD,
+    INSERT_HISTORY,
+    PendingTurn,
+    commit_turns,
+    finish,
+    held,
+    lost,
+    put_conversation,
+)
 
 BUSY_TIMEOUT_MS = 250
 """How long a write waits for another process's lock (a CLI import, a backup, a `sqlite3`
@@ -98,19 +104,6 @@ take the work up again), where a long wait would freeze every webhook with it
 (benchmarks/chaos.py --scenario store-down). Once a write failed for the lock, the next ones
 do not wait at all until one succeeds (`store/sqlite_lock.py`)."""
 
-_INSERT_CONVERSATION = (
-    f"INSERT INTO conversations ({', '.join(CONVERSATION_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + column for column in CONVERSATION_COLUMNS)})"
-)
-# Only the columns a turn or a migration can change: rewriting `bot_id`/`phone` would also
-# rewrite their index entries on every turn (one WAL page more per commit, measured).
-_MUTABLE_COLUMNS = [
-    c for c in CONVERSATION_COLUMNS[1:] if c not in ("bot_id", "phone", "created_at")
-]
-_UPDATE_CONVERSATION = (
-    f"UPDATE conversations SET {', '.join(f'{c} = :{c}' for c in _MUTABLE_COLUMNS)} "
-    "WHERE id = :id AND version = :version - 1"
-)
 _INSERT_INBOX = """INSERT INTO inbox (source, provider_id, bot_id, phone, event, received_at)
     VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, provider_id) DO NOTHING"""
 # fetchall, not fetchone: an autocommit statement with RETURNING commits only once stepped
@@ -124,11 +117,6 @@ _CLAIMABLE = """SELECT inbox.* FROM inbox INDEXED BY inbox_pending_seq
     LEFT JOIN leases ON leases.bot_id = inbox.bot_id AND leases.phone = inbox.phone
     WHERE inbox.done = 0 AND (leases.until IS NULL OR leases.until <= ?)
     ORDER BY inbox.seq LIMIT 1"""
-# A claim's `lease_until` is its fencing token: a later claim by the same owner (after this
-# one expired) has another, so a stale claim cannot commit over it.
-_HELD = "bot_id = ? AND phone = ? AND owner = ? AND until = ?"
-_INSERT_HISTORY = "INSERT INTO history VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING"
-_ARM_TIMER = "INSERT OR REPLACE INTO timers VALUES (?, ?, ?, ?, ?, ?)"
 
 
 class SqliteStore(
@@ -151,7 +139,7 @@ class SqliteStore(
         (`store/sqlite_checkpoints.py` says why the store moves them to a thread)."""
         self._path = str(path)
         self._db: StoreConnection | None = None
-        self._turns: list[_PendingTurn] = []
+        self._turns: list[PendingTurn] = []
         self._checkpoint_thread = checkpoint_thread
 
     async def open(self) -> None:
@@ -221,7 +209,7 @@ class SqliteStore(
         return [conversation_of(row) for row in rows]
 
     async def update_conversation(self, conversation: Conversation) -> None:
-        _put_conversation(self._conn, conversation, create=False)
+        put_conversation(self._conn, conversation, create=False)
 
     async def conversations_after(
         self,
@@ -252,9 +240,9 @@ class SqliteStore(
         events: Sequence[BusinessEvent] = (),
     ) -> None:
         with transaction(self._conn) as db:
-            _put_conversation(db, conversation, create=False)
+            put_conversation(db, conversation, create=False)
             insert_outbound(db, conversation, outbound, now)
-            db.executemany(_INSERT_HISTORY, [history_params(h) for h in history])
+            db.executemany(INSERT_HISTORY, [history_params(h) for h in history])
             insert_business_events(db, events)
 
     # --- inbox -----------------------------------------------------------------------------
@@ -289,13 +277,13 @@ class SqliteStore(
 
     async def renew(self, claim: Claim, now: datetime, lease: timedelta) -> Claim:
         until = now + lease
-        sql = f"UPDATE leases SET until = ? WHERE {_HELD}"
-        if self._conn.execute(sql, (to_us(until), *_held(claim))).rowcount != 1:
-            raise LeaseLost(_lost(claim))
+        sql = f"UPDATE leases SET until = ? WHERE {HELD}"
+        if self._conn.execute(sql, (to_us(until), *held(claim))).rowcount != 1:
+            raise LeaseLost(lost(claim))
         return replace(claim, lease_until=until)
 
     async def release(self, claim: Claim) -> None:
-        self._conn.execute(f"DELETE FROM leases WHERE {_HELD}", _held(claim))
+        self._conn.execute(f"DELETE FROM leases WHERE {HELD}", held(claim))
 
     async def commit_turn(self, claim: Claim, write: TurnWrite, now: datetime) -> None:
         # Group commit: turns that reach this point in the same turn of the event loop share
@@ -305,41 +293,18 @@ class SqliteStore(
         # only once its turn is durable.
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        self._turns.append(_PendingTurn(claim, write, now, done))
+        self._turns.append(PendingTurn(claim, write, now, done))
         if len(self._turns) == 1:
             loop.call_soon(self._commit_turns)
         await done
 
     def _commit_turns(self) -> None:
         turns, self._turns = self._turns, []
-        outcomes: list[StoreError | None] = []
-        try:
-            with transaction(self._conn) as db:
-                for turn in turns:
-                    db.execute("SAVEPOINT turn")
-                    try:
-                        _write_turn(db, turn.claim, turn.write, turn.now)
-                        outcomes.append(None)
-                    except StoreError as error:  # LeaseLost, VersionConflict: this turn only
-                        db.execute("ROLLBACK TO turn")
-                        outcomes.append(error)
-                    db.execute("RELEASE turn")
-        except Exception as error:  # the whole batch failed: none of its turns was written
-            for turn in turns:
-                if not turn.done.done():
-                    turn.done.set_exception(error)
-            return
-        for turn, outcome in zip(turns, outcomes, strict=True):
-            if turn.done.done():  # its caller was cancelled; the turn is written all the same
-                continue
-            if outcome is None:
-                turn.done.set_result(None)
-            else:
-                turn.done.set_exception(outcome)
+        commit_turns(self._conn, turns)
 
     async def skip(self, claim: Claim, now: datetime) -> None:
         with transaction(self._conn) as db:
-            _finish(db, claim)
+            finish(db, claim)
 
     async def inbox_depth(self) -> int:
         row = self._conn.execute("SELECT COUNT(*) FROM inbox WHERE done = 0").fetchone()
@@ -368,61 +333,6 @@ class SqliteStore(
     async def history(self, conversation_id: str, limit: int = 1000) -> list[HistoryEntry]:
         sql = "SELECT * FROM history WHERE conversation_id = ? ORDER BY at, rowid LIMIT ?"
         return [history_of(row) for row in self._conn.execute(sql, (conversation_id, limit))]
-
-
-def _put_conversation(db: sqlite3.Connection, conversation: Conversation, *, create: bool) -> None:
-    """Insert version 1, or replace the stored version with the next one."""
-    params = conversation_params(conversation)
-    try:
-        if create:
-            db.execute(_INSERT_CONVERSATION, params)
-            return
-        if db.execute(_UPDATE_CONVERSATION, params).rowcount == 1:
-            return
-    except sqlite3.IntegrityError as error:
-        # The id exists already, or another live conversation holds this bot and phone: the
-        # caller decided on a stale read either way.
-        raise VersionConflict(f"conversation {conversation.id}: {error}") from error
-    raise VersionConflict(
-        f"conversation {conversation.id}: version {conversation.version} does not follow the "
-        "stored one"
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _PendingTurn:
-    claim: Claim
-    write: TurnWrite
-    now: datetime
-    done: asyncio.Future[None]
-
-
-def _write_turn(db: sqlite3.Connection, claim: Claim, write: TurnWrite, now: datetime) -> None:
-    c = replace(write.conversation, last_inbox_seq=claim.entry.seq)
-    _finish(db, claim)
-    _put_conversation(db, c, create=c.version == 1)
-    insert_outbound(db, c, write.outbound, now)
-    db.executemany(_INSERT_HISTORY, [history_params(h) for h in write.history])
-    insert_business_events(db, write.events)
-    # Cancel before arming, so an id in both lists ends armed, as the later intent.
-    db.executemany("DELETE FROM timers WHERE id = ?", [(i,) for i in write.cancel])
-    db.executemany(_ARM_TIMER, [timer_params(t) for t in write.arm])
-
-
-def _finish(db: sqlite3.Connection, claim: Claim) -> None:
-    """Inside a unit: give the lease back (`LeaseLost` if it is not this claim's any more)
-    and mark the claimed entry done. A later failure in the unit rolls both back."""
-    if db.execute(f"DELETE FROM leases WHERE {_HELD}", _held(claim)).rowcount != 1:
-        raise LeaseLost(_lost(claim))
-    db.execute("UPDATE inbox SET done = 1 WHERE seq = ?", (claim.entry.seq,))
-
-
-def _held(claim: Claim) -> tuple[str, str, str, int]:
-    return (claim.bot_id, claim.phone, claim.owner, to_us(claim.lease_until))
-
-
-def _lost(claim: Claim) -> str:
-    return f"{claim.owner} no longer holds {claim.bot_id}/{claim.phone} (entry {claim.entry.seq})"
 
 
 def _inbox_params(inbound: NewInbound) -> tuple[str, str, str, str, str, int]:
