@@ -315,13 +315,14 @@ class Router:
     def _sms(self, entry: OutboxEntry, bot: BotChannels) -> SmsMessage:
         """The SMS as it goes (or went) to smsmode, and is billed."""
         content = CONTENT.validate_python(entry.content)
-        if self.gate is not None:
-            # R25: a marketing SMS carries the STOP mention (where it fits, sms.md §3.2).
-            text = self.gate.sms_text(entry, bot, render_sms(content).text)
-            return replace(render_sms(content), text=text, segments=split(text))
-        if bot.traffic is TrafficType.PROMOTION:
+        if self.gate is None and bot.traffic is TrafficType.PROMOTION:
             return render_sms(content, stop_mention=DEFAULT_STOP_MENTION)
-        return render_sms(content)
+        sms = render_sms(content)
+        if self.gate is None:
+            return sms
+        # R25: a marketing SMS carries the STOP mention (where it fits, sms.md §3.2).
+        text = self.gate.sms_text(entry, bot, sms.text)
+        return replace(sms, text=text, segments=split(text))
 
     async def _unknown_outcome(self, entry: OutboxEntry, why: str, *, route: str) -> None:
         """Nobody knows whether smsmode took the SMS (store/unconfirmed_sms.py): `fail` ends it

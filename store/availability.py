@@ -10,18 +10,17 @@ from __future__ import annotations
 import logging
 import sqlite3
 
-from pymongo.errors import ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure
 
 from store.sqlite_lock import is_busy
-
-_MONGODB_TRANSIENT = (ConnectionFailure, NetworkTimeout, ServerSelectionTimeoutError)
 
 
 def is_unavailable(error: BaseException) -> bool:
     """SQLite's file locked by another process, or MongoDB unreachable or too slow."""
     if isinstance(error, sqlite3.OperationalError):
         return is_busy(error)
-    return isinstance(error, _MONGODB_TRANSIENT)
+    # AutoReconnect, NetworkTimeout and ServerSelectionTimeoutError are all ConnectionFailure.
+    return isinstance(error, ConnectionFailure)
 
 
 def log_failure(logger: logging.Logger, error: BaseException, message: str, *args: object) -> None:

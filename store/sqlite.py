@@ -21,19 +21,12 @@ Two consequences hold the design together:
 Every statement goes through `StoreConnection` (`store/sqlite_connection.py`), a
 `sqlite3.Connection` whose `execute`/`executemany` add 0.15–0.3 µs to a statement (a
 primary-key read with `fetchone`: 5.55–5.80 µs plain, 5.86–6.05 µs through it; best of 5 ×
-50,000, alternated, load 0.6). It gives the store two things:
+50,000, alternated). It gives the store two things, measured in docs/performance.md ("Chaos
+runs", "Memory and store size"):
 - while another process holds the write lock, writes fail at once (`store/sqlite_lock.py`):
-  `python benchmarks/chaos.py --scenario store-down --mos 10000 --json` (the lock held 30 s,
-  2026-11-26 14:05–14:07, load 0.3–0.5), without then with it: callbacks answered 503
-  42 → 405, left without an answer 114 → 0, nothing lost, no SMS failed either way (at
-  13:18–13:20, before the dispatcher's latest commits: 39 → 702, 99 → 0, and 16 SMS failed
-  as interrupted both times, their `sent` mark unwritable during the lock);
-- WAL checkpoints off the event loop (`store/sqlite_checkpoints.py`): `python
-  benchmarks/memory.py --json`, turn p99 at 1,000,000 stored conversations 0.94–1.00× the
-  p99 at 1,000 (1.73–1.75× without the thread; p95 1.01–1.53× against 0.87–1.32×; load
-  0.7–1.1); `python benchmarks/turns.py --json --rate 1000 --duration 10`, ratio
-  0.867–0.868 → 0.909–0.915 (docs/performance.md, "Memory and store size" and "What still
-  holds the ratio back", item 1).
+  webhooks answer 503 instead of waiting on the loop;
+- WAL checkpoints run off the event loop (`store/sqlite_checkpoints.py`): a turn's p99 no
+  longer grows with the store.
 
 Times are integer microseconds since the epoch (UTC); see `store/sqlite_schema.py`.
 """

@@ -22,7 +22,7 @@ tells a person reading the history what it waits for. Both writers and every rea
 from __future__ import annotations
 
 from messaging.channel import Channel
-from store.records import OutboxEntry, OutboxStatus
+from store.records import WAITING_OUTBOX, OutboxEntry, OutboxStatus
 
 UNCONFIRMED = "unconfirmed"
 """The detail prefix written by the router when nobody knows whether smsmode took the SMS."""
@@ -30,7 +30,6 @@ REPORTED = "reported"
 """The detail prefix written by the smsmode webhook when a report proved that it did."""
 
 _SMS_ROUTES = (Channel.SMS.value, Channel.T2C.value)
-_WAITING = (OutboxStatus.QUEUED, OutboxStatus.SENDING)
 
 
 def interrupted_sms(entry: OutboxEntry) -> bool:
@@ -45,6 +44,11 @@ def interrupted_sms(entry: OutboxEntry) -> bool:
 def awaiting_report(entry: OutboxEntry) -> bool:
     """Whether the entry waits for smsmode's report of its last send (step 1 or 2 above)."""
     return _state(entry) is not None
+
+
+def unconfirmed(entry: OutboxEntry) -> bool:
+    """Whether the entry waits for a report that has not come yet (step 1)."""
+    return _state(entry) == UNCONFIRMED
 
 
 def reported(entry: OutboxEntry) -> bool:
@@ -67,7 +71,7 @@ def reported_detail(report: str, message_id: str) -> str:
 
 def _state(entry: OutboxEntry) -> str | None:
     # `sending` too: a dispatcher's claim marks the entry so without a line of history.
-    if entry.status not in _WAITING or entry.route not in _SMS_ROUTES:
+    if entry.status not in WAITING_OUTBOX or entry.route not in _SMS_ROUTES:
         return None
     last = _last_line(entry)
     detail = str(last.get("detail") or "")

@@ -49,7 +49,7 @@ from messaging.phone import Phone
 from store.base import Store
 from store.events import inbound_event
 from store.records import InboxSource, NewInbound, OutboxStatus
-from store.unconfirmed_sms import awaiting_report, reported, reported_detail
+from store.unconfirmed_sms import reported_detail, unconfirmed
 from webhooks.common import (
     Id,
     ProviderModel,
@@ -226,9 +226,9 @@ class _SmsmodeCallbacks:
             name=NAME,
             operator=_operator(status.lookup),
         )
-        if outcome is ReceiptOutcome.PENDING or (
-            outcome is ReceiptOutcome.UNKNOWN and await self._unrecorded(route, message, value)
-        ):
+        if outcome is ReceiptOutcome.UNKNOWN:
+            outcome = await self._by_ref_client(route, message, value)
+        if outcome is ReceiptOutcome.PENDING:
             # The report overtook our own record of the send: smsmode answered (or a send's
             # outcome is unknown, store/unconfirmed_sms.py) and posted the report before the
             # router wrote the message id. Asked again, smsmode posts it after about 30 s
@@ -236,17 +236,20 @@ class _SmsmodeCallbacks:
             raise Reject(409, "the message is not recorded as sent yet: post the report again")
         return ok(outcome.value)
 
-    async def _unrecorded(self, route: SmsRoute, message: SmsmodeMessage, value: str) -> bool:
-        """Whether the report names (`refClient`) an entry of this bot whose send is not
-        recorded yet: one still `sending`, or one awaiting a report, which this one is: its
-        message id is recorded, and the entry made due for the router."""
+    async def _by_ref_client(
+        self, route: SmsRoute, message: SmsmodeMessage, value: str
+    ) -> ReceiptOutcome:
+        """A report of an unknown message id may name (`refClient`) an entry of this bot whose
+        send is not recorded yet: `PENDING` for one still `sending`, and for one whose send
+        had an unknown outcome, which this report proves (its message id is recorded, the
+        entry made due for the router); else `UNKNOWN`."""
         if not message.refClient:
-            return False
+            return ReceiptOutcome.UNKNOWN
         with store_failures(NAME):
             entry = await self.store.get_outbound(message.refClient)
             if entry is None or entry.bot_id != route.bot_id:
-                return False
-            if awaiting_report(entry) and not reported(entry):
+                return ReceiptOutcome.UNKNOWN
+            if unconfirmed(entry):
                 now = self.clock.now()
                 await self.store.mark_outbound(
                     entry.key,
@@ -257,8 +260,11 @@ class _SmsmodeCallbacks:
                     detail=reported_detail(value, message.messageId),
                 )
                 log.info("%s: report proves the unconfirmed outbox %s was sent", NAME, entry.key)
-                return True
-        return entry.status is OutboxStatus.SENDING and message.messageId not in entry.provider_ids
+                return ReceiptOutcome.PENDING
+        sending = entry.status is OutboxStatus.SENDING
+        if sending and message.messageId not in entry.provider_ids:
+            return ReceiptOutcome.PENDING
+        return ReceiptOutcome.UNKNOWN
 
     async def _incoming(self, route: SmsRoute, message: SmsmodeMessage) -> web.Response:
         phone = _sender(route, message)
